@@ -1,0 +1,261 @@
+"""Accounts: creating and editing users, one-time password links, logging in with throttling.
+
+Lockout is per email (whether or not an account has it, so a lockout message tells nothing) and per
+client address. The counters live in the database, so every worker and host sees the same ones.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from models import LoginThrottle, PasswordLink, Role, User, db, utcnow
+
+from . import audit
+from .dbutil import insert_ignore
+from .errors import Conflict, DomainError
+from .passwords import check_policy, hash_password, needs_rehash, verify_password
+
+LINK_PURPOSES = ("invite", "reset")
+
+
+class LoginRefused(DomainError):
+    def __init__(self) -> None:
+        super().__init__("The email or password is incorrect.")
+
+
+class LockedOut(DomainError):
+    def __init__(self, minutes: int) -> None:
+        unit = "minute" if minutes == 1 else "minutes"
+        super().__init__(f"Too many failed sign-in attempts. Try again in {minutes} {unit}.")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def _ensure_email_free(email: str, *, except_user: User | None = None) -> None:
+    other = find_user_by_email(email)
+    if other is not None and other is not except_user:
+        raise DomainError("Another account already uses this email address.")
+
+
+# Creating and editing -------------------------------------------------------------------------
+
+def create_user(*, email: str, name: str, role: Role, by: User | None,
+                password: str | None = None) -> tuple[User, str | None]:
+    """Create an account. Without a password the user gets a one-time link to choose one (returned)."""
+    email = normalize_email(email)
+    _ensure_email_free(email)
+    user = User(email=email, name=name.strip(), role=role, active=True, session_token=_new_session_token())
+    if password is not None:
+        check_policy(password, user_inputs=(email, name))
+        user.password_hash = hash_password(password)
+        user.password_changed_at = utcnow()
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", actor=by, obj=user, details=audit.snapshot(user))
+    token = None if password is not None else issue_password_link(user, by=by, purpose="invite")
+    return user, token
+
+
+def update_user(user: User, *, email: str, name: str, role: Role, version: int, by: User) -> None:
+    """Edit an account. An admin cannot take away their own admin role (someone must remain admin)."""
+    if version != user.version:
+        raise Conflict()
+    email = normalize_email(email)
+    _ensure_email_free(email, except_user=user)
+    if user is by and role != Role.ADMIN:
+        raise DomainError("You cannot remove your own admin role.")
+    user.email, user.name, user.role = email, name.strip(), role
+    diff = audit.changes(user)
+    if diff:
+        audit.record("user.update", actor=by, obj=user, details=diff)
+
+
+def set_active(user: User, active: bool, *, by: User) -> None:
+    """Deactivate (ending every session at once) or reactivate an account."""
+    if user is by:
+        raise DomainError("You cannot deactivate your own account.")
+    if user.active == active:
+        return
+    user.active = active
+    if not active:
+        user.session_token = _new_session_token()
+    audit.record("user.activate" if active else "user.deactivate", actor=by, obj=user)
+
+
+# One-time password links ---------------------------------------------------------------------
+
+def issue_password_link(user: User, *, by: User | None, purpose: str) -> str:
+    """Create a one-time link token; earlier unused links die. A reset also ends the old password."""
+    assert purpose in LINK_PURPOSES
+    now = utcnow()
+    for link in db.session.scalars(
+        select(PasswordLink).where(PasswordLink.user_id == user.id, PasswordLink.used_at.is_(None))
+    ):
+        link.used_at = now
+    token = secrets.token_urlsafe(32)
+    hours = current_app.config["PASSWORD_LINK_HOURS"]
+    db.session.add(PasswordLink(user_id=user.id, token_hash=_digest(token), purpose=purpose,
+                                expires_at=now + dt.timedelta(hours=hours),
+                                created_by_id=by.id if by else None))
+    if purpose == "reset":
+        user.password_hash = None
+        user.session_token = _new_session_token()
+        audit.record("user.password_reset", actor=by, obj=user)
+    return token
+
+
+def find_password_link(token: str) -> PasswordLink | None:
+    """The usable link for a token: unused, unexpired, and for an active account."""
+    link = db.session.scalar(select(PasswordLink).where(PasswordLink.token_hash == _digest(token)))
+    if link is None or link.used_at is not None or link.expires_at <= utcnow() or not link.user.active:
+        return None
+    return link
+
+
+def set_password_with_link(link: PasswordLink, password: str) -> User:
+    user = link.user
+    check_policy(password, user_inputs=(user.email, user.name))
+    link.used_at = utcnow()
+    _set_password(user, password)
+    audit.record("user.password_set", actor=user, obj=user, details={"via": link.purpose})
+    return user
+
+
+def change_password(user: User, *, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise DomainError("The current password is incorrect.")
+    check_policy(new, user_inputs=(user.email, user.name))
+    _set_password(user, new)
+    audit.record("user.password_change", actor=user, obj=user)
+
+
+def _set_password(user: User, password: str) -> None:
+    """Store a new hash and rotate the session token, which ends every other session."""
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.session_token = _new_session_token()
+
+
+# Logging in ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Limits:
+    max_failures: int
+    window: dt.timedelta
+    lockout: dt.timedelta
+
+
+def _limits(kind: str) -> _Limits:
+    config = current_app.config
+    return _Limits(
+        max_failures=config["LOGIN_MAX_FAILURES_PER_IP" if kind == "ip" else "LOGIN_MAX_FAILURES"],
+        window=dt.timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
+        lockout=dt.timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"]),
+    )
+
+
+def _throttle_keys(email: str, ip: str | None) -> list[tuple[str, str]]:
+    keys = [("email", "email:" + _digest(normalize_email(email)))]
+    if ip:
+        keys.append(("ip", "ip:" + ip))
+    return keys
+
+
+def _throttle_row(key: str) -> LoginThrottle:
+    db.session.execute(insert_ignore(LoginThrottle, {"key": key, "failures": 0,
+                                                     "window_started_at": utcnow()}))
+    row = db.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def _check_locked(keys: list[tuple[str, str]]) -> None:
+    now = utcnow()
+    rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_([k for _, k in keys])))
+    for row in rows:
+        if row.locked_until and row.locked_until > now:
+            minutes = max(1, -int(-(row.locked_until - now).total_seconds() // 60))
+            raise LockedOut(minutes)
+
+
+def _count_failure(keys: list[tuple[str, str]]) -> None:
+    now = utcnow()
+    for kind, key in keys:
+        limits = _limits(kind)
+        row = _throttle_row(key)
+        if now - row.window_started_at > limits.window:
+            row.failures, row.window_started_at, row.locked_until = 0, now, None
+        row.failures += 1
+        if row.failures >= limits.max_failures:
+            row.locked_until = now + limits.lockout
+
+
+def authenticate(email: str, password: str, *, ip: str | None) -> User:
+    """Return the active user with this email and password, or raise LoginRefused / LockedOut.
+
+    Every failure is counted and audited in the same transaction, which the caller commits even
+    when this raises.
+    """
+    keys = _throttle_keys(email, ip)
+    label = normalize_email(email)[:254]
+    try:
+        _check_locked(keys)
+    except LockedOut:
+        audit.record("auth.login_failed", actor=None, actor_label=label, details={"reason": "locked"})
+        raise
+    user = find_user_by_email(email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        _count_failure(keys)
+        audit.record("auth.login_failed", actor=None, actor_label=label,
+                     details={"reason": "inactive" if ok and user is not None else "credentials"})
+        try:
+            _check_locked(keys)
+        except LockedOut:
+            audit.record("auth.lockout", actor=None, actor_label=label)
+            raise
+        raise LoginRefused()
+    db.session.execute(db.delete(LoginThrottle).where(LoginThrottle.key == keys[0][1]))
+    if needs_rehash(user.password_hash or ""):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    audit.record("auth.login", actor=user, obj=user)
+    return user
+
+
+def verify_identity(user: User, password: str) -> bool:
+    """Re-authentication before sensitive pages; a wrong password is audited."""
+    if verify_password(user.password_hash, password):
+        return True
+    audit.record("auth.reauth_failed", actor=user, obj=user)
+    return False
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session holds the old token, which no longer loads."""
+    user.session_token = _new_session_token()
+
+
+def count_admins() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
+    ) or 0

@@ -1,0 +1,124 @@
+"""Applicants: creating, editing, finding and (softly) deleting them, and who may see them.
+
+An advisor sees the applicants of the cases assigned to them; an admin sees every applicant.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Select, exists, or_, select
+
+from models import Applicant, Case, Sex, User, db, utcnow
+
+from . import audit
+from .errors import Conflict, DomainError
+
+
+@dataclass
+class ApplicantData:
+    family_name: str
+    given_names: str
+    chinese_name: str | None
+    sex: Sex
+    born_on: dt.date
+    nationality: str
+    residence_country: str
+    passport_number: str
+    passport_issued_on: dt.date
+    passport_expires_on: dt.date
+    email: str | None
+    phone: str | None
+    notes: str
+
+
+def normalize_passport_number(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+def _assign(applicant: Applicant, data: ApplicantData) -> None:
+    values = asdict(data)
+    values["passport_number"] = normalize_passport_number(data.passport_number)
+    values["email"] = data.email.strip().lower() if data.email else None
+    for name, value in values.items():
+        if isinstance(value, str):
+            value = value.strip()
+        setattr(applicant, name, value if value != "" or name == "notes" else None)
+
+
+def create_applicant(data: ApplicantData, *, by: User) -> Applicant:
+    applicant = Applicant(created_by_id=by.id)
+    _assign(applicant, data)
+    db.session.add(applicant)
+    db.session.flush()
+    audit.record("applicant.create", actor=by, obj=applicant, details=audit.snapshot(applicant))
+    return applicant
+
+
+def update_applicant(applicant: Applicant, data: ApplicantData, *, version: int, by: User) -> None:
+    """Save an edit made on the version the user saw; a newer version raises Conflict."""
+    if version != applicant.version:
+        raise Conflict()
+    _assign(applicant, data)
+    diff = audit.changes(applicant)
+    if diff:
+        audit.record("applicant.update", actor=by, obj=applicant, details=diff)
+
+
+def delete_applicant(applicant: Applicant, *, by: User) -> None:
+    """Soft-delete an applicant and their cases; only an admin may."""
+    if not by.is_admin:
+        raise DomainError("Only an admin can delete an applicant.")
+    now = utcnow()
+    applicant.deleted_at = now
+    for case in applicant.cases:
+        if case.deleted_at is None:
+            case.deleted_at = now
+            audit.record("case.delete", actor=by, obj=case, case_id=case.id)
+    audit.record("applicant.delete", actor=by, obj=applicant)
+
+
+def visible_applicants(user: User) -> Select[tuple[Applicant]]:
+    query = select(Applicant).where(Applicant.deleted_at.is_(None))
+    if not user.is_admin:
+        query = query.where(exists().where(Case.applicant_id == Applicant.id, Case.advisor_id == user.id,
+                                           Case.deleted_at.is_(None)))
+    return query
+
+
+def get_visible_applicant(user: User, applicant_id: int) -> Applicant | None:
+    return db.session.scalar(visible_applicants(user).where(Applicant.id == applicant_id))
+
+
+SORTS = {
+    "name": (Applicant.family_name, Applicant.given_names),
+    "nationality": (Applicant.nationality, Applicant.family_name),
+    "born": (Applicant.born_on,),
+    "updated": (Applicant.updated_at,),
+}
+
+
+def search_applicants(user: User, *, q: str = "", sort: str = "name") -> Select[tuple[Applicant]]:
+    query = visible_applicants(user)
+    if q.strip():
+        query = query.where(applicant_matches(q))
+    return query.order_by(*order_by(SORTS, sort, default="name"), Applicant.id)
+
+
+def applicant_matches(q: str):  # type: ignore[no-untyped-def]
+    term = f"%{q.strip()}%"
+    passport = f"%{normalize_passport_number(q)}%"
+    return or_(
+        Applicant.family_name.ilike(term),
+        Applicant.given_names.ilike(term),
+        (Applicant.given_names + " " + Applicant.family_name).ilike(term),
+        Applicant.chinese_name.ilike(term),
+        Applicant.passport_number.like(passport),
+    )
+
+
+def order_by(sorts: dict, sort: str, *, default: str) -> list:  # type: ignore[type-arg]
+    """Columns for a sort key from a whitelist; a leading '-' sorts descending."""
+    descending = sort.startswith("-")
+    columns = sorts.get(sort.lstrip("-")) or sorts[default]
+    return [column.desc() if descending else column.asc() for column in columns]

@@ -1,0 +1,107 @@
+"""Settings: defaults here, then `instance/advisor.toml`, then `ADVISOR_*` environment variables.
+
+Every setting is listed in the README. `DATABASE_URL` is also read without the prefix, as hosting
+platforms set it that way.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+class Defaults:
+    ENV = "production"  # "development" relaxes only the secret-key and secure-cookie rules
+    SECRET_KEY: str | None = None
+    DATABASE_URL: str | None = None  # default: SQLite file in the instance folder
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+    PRACTICE_NAME = "Advisor"
+    PAGE_SIZE = 25
+
+    # Sessions: idle and absolute timeouts, and how recent a login must be for user admin.
+    SESSION_IDLE_MINUTES = 30
+    SESSION_ABSOLUTE_HOURS = 12
+    REAUTH_MINUTES = 15
+    SESSION_COOKIE_NAME = "advisor_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE: bool | None = None  # None: on, except in development
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    # Login throttling, per email and per client address.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_MAX_FAILURES_PER_IP = 50
+    LOGIN_WINDOW_MINUTES = 15
+    LOGIN_LOCKOUT_MINUTES = 15
+
+    # argon2id; the defaults are RFC 9106's second recommendation (64 MiB, 3 passes).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_KIB = 65536
+    ARGON2_PARALLELISM = 4
+    PASSWORD_LINK_HOURS = 72
+
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+    TRUSTED_PROXIES = 0
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own limits
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    app.config.from_object(Defaults)
+    app.config.from_file("advisor.toml", load=tomllib.load, text=False, silent=True)
+    if os.environ.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    app.config.from_prefixed_env("ADVISOR")
+    if test_config:
+        app.config.update(test_config)
+    _derive(app)
+
+
+def _derive(app: Flask) -> None:
+    config = app.config
+    development = config["ENV"] == "development"
+    if not config.get("SECRET_KEY"):
+        if not development:
+            raise RuntimeError(
+                "ADVISOR_SECRET_KEY is not set. Set it in the environment or in instance/advisor.toml "
+                "(outside development the app refuses to start without one)."
+            )
+        config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+    if config["SESSION_COOKIE_SECURE"] is None:
+        config["SESSION_COOKIE_SECURE"] = not development
+    config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
+    config["SQLALCHEMY_DATABASE_URI"] = database_uri(config.get("DATABASE_URL"), Path(app.instance_path))
+    config["PERMANENT_SESSION_LIFETIME"] = config["SESSION_ABSOLUTE_HOURS"] * 3600
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        config.setdefault(
+            "SQLALCHEMY_ENGINE_OPTIONS",
+            {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}},
+        )
+
+
+def database_uri(url: str | None, instance: Path) -> str:
+    if not url:
+        return f"sqlite:///{instance / 'advisor.sqlite3'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _development_secret(instance: Path) -> str:
+    """A random key kept in the instance folder, so development sessions survive a restart."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,32 @@
+"""Engine settings: SQLite gets WAL, foreign keys, a busy timeout and write-ready transactions.
+
+pysqlite's own transaction handling starts transactions late and as DEFERRED, so two requests that
+read then write can deadlock and fail with "database is locked" at once. We take the transaction over
+(SQLAlchemy's documented recipe) and begin every one with BEGIN IMMEDIATE: writers queue on the busy
+timeout instead, and readers stay unblocked thanks to WAL.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+
+def configure_engine(engine: Engine, config: Any) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+    timeout = int(config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={timeout}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,58 @@
+"""Applicants: the people a practice files K-visa cases for, with their passport data."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import UTCDateTime, db, utcnow
+
+if TYPE_CHECKING:
+    from .case import Case
+
+
+class Sex(enum.StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+    UNSPECIFIED = "X"
+
+
+class Applicant(db.Model):
+    __tablename__ = "applicants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_name: Mapped[str] = mapped_column(String(100), index=True)
+    given_names: Mapped[str] = mapped_column(String(150))
+    chinese_name: Mapped[str | None] = mapped_column(String(50))
+    sex: Mapped[Sex] = mapped_column(
+        Enum(Sex, name="sex", native_enum=False, create_constraint=True, length=1,
+             values_callable=lambda e: [m.value for m in e])
+    )
+    born_on: Mapped[dt.date]
+    nationality: Mapped[str] = mapped_column(String(2))
+    residence_country: Mapped[str] = mapped_column(String(2))
+    passport_number: Mapped[str] = mapped_column(String(20), index=True)
+    passport_issued_on: Mapped[dt.date]
+    passport_expires_on: Mapped[dt.date]
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    cases: Mapped[list[Case]] = relationship(back_populates="applicant", order_by="Case.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_names} {self.family_name.upper()}"
+
+    def __repr__(self) -> str:
+        return f"<Applicant {self.id}>"

@@ -1,0 +1,70 @@
+"""Cases: one K-visa application of one applicant, assigned to one advisor."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .applicant import Applicant
+from .base import UTCDateTime, db, utcnow
+from .user import User
+
+
+class CaseStatus(enum.StrEnum):
+    INTAKE = "intake"
+    COLLECTING = "collecting"
+    READY = "ready"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (CaseStatus.APPROVED, CaseStatus.REFUSED, CaseStatus.WITHDRAWN)
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="RESTRICT"), index=True)
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    consulate_code: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[CaseStatus] = mapped_column(
+        Enum(CaseStatus, name="case_status", native_enum=False, create_constraint=True, length=16,
+             values_callable=lambda e: [m.value for m in e]),
+        default=CaseStatus.INTAKE,
+        index=True,
+    )
+    planned_submission_on: Mapped[dt.date | None]
+    intended_entry_on: Mapped[dt.date | None]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    applicant: Mapped[Applicant] = relationship(back_populates="cases")
+    advisor: Mapped[User] = relationship(foreign_keys=[advisor_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def can_be_seen_by(self, user: User) -> bool:
+        return user.is_admin or self.advisor_id == user.id
+
+    def __repr__(self) -> str:
+        return f"<Case {self.reference}>"
+
+
+class ReferenceCounter(db.Model):
+    """The last case number handed out in a year; `K-YYYY-NNNNNN` counts up from it."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)

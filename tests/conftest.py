@@ -1,0 +1,181 @@
+"""Fixtures: the app on SQLite and on a real PostgreSQL, a client, and factories for rows.
+
+Every test that uses `app` runs once per backend (`--db sqlite` or `--db postgresql` picks one).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from advisor import accounts, applicants, cases, create_app
+from models import Applicant, Case, CaseStatus, Role, Sex, User, db
+
+from . import postgres
+
+PASSWORD = "violet-harbour-lantern-42"
+_counter = itertools.count(1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", choices=["both", "sqlite", "postgresql"], default="both",
+                     help="database backends to run the suite on")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        choice = metafunc.config.getoption("--db")
+        backends = ["sqlite", "postgresql"] if choice == "both" else [choice]
+        metafunc.parametrize("backend", backends, scope="session")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    with postgres.postgres_server() as executor:
+        yield executor
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: Any) -> Iterator[str]:
+    with postgres.database(pg_server, "advisor_test") as url:
+        yield url
+
+
+def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DATABASE_URL": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "SESSION_COOKIE_SECURE": False,
+        "SERVER_NAME": "advisor.test",
+        # Cheap hashing keeps the suite fast; production uses the RFC 9106 defaults.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_KIB": 1024,
+        "ARGON2_PARALLELISM": 1,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Override in a test module to change settings."""
+    return {}
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'advisor.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def app(backend: str, database_url: str, app_config: dict[str, Any], tmp_path: Any) -> Iterator[Flask]:
+    app = create_app(base_config(database_url, **app_config))
+    app.instance_path = str(tmp_path / "instance")
+    with app.app_context():
+        db.create_all()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            if backend == "postgresql":
+                tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+                with db.engine.begin() as connection:
+                    connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+# Factories ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_user(app: Flask):  # type: ignore[no-untyped-def]
+    def make(role: Role = Role.ADVISOR, *, email: str | None = None, name: str | None = None,
+             password: str | None = PASSWORD, active: bool = True) -> User:
+        number = next(_counter)
+        user, _ = accounts.create_user(email=email or f"user{number}@practice.test",
+                                       name=name or f"Advisor {number}", role=role, by=None,
+                                       password=password)
+        user.active = active
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user) -> User:  # type: ignore[no-untyped-def]
+    return make_user(Role.ADMIN, email="admin@practice.test", name="Ada Admin")
+
+
+@pytest.fixture
+def advisor(make_user) -> User:  # type: ignore[no-untyped-def]
+    return make_user(Role.ADVISOR, email="advisor@practice.test", name="Alex Advisor")
+
+
+@pytest.fixture
+def other_advisor(make_user) -> User:  # type: ignore[no-untyped-def]
+    return make_user(Role.ADVISOR, email="other@practice.test", name="Olga Other")
+
+
+def applicant_data(**overrides: Any) -> applicants.ApplicantData:
+    values: dict[str, Any] = dict(
+        family_name="Okafor", given_names="Chidi", chinese_name=None, sex=Sex.MALE,
+        born_on=dt.date(1996, 5, 17), nationality="NG", residence_country="GB",
+        passport_number=f"A{next(_counter):07d}", passport_issued_on=dt.date(2022, 3, 1),
+        passport_expires_on=dt.date(2032, 2, 28), email="chidi@example.org", phone="+44 20 7946 0000",
+        notes="",
+    )
+    values.update(overrides)
+    return applicants.ApplicantData(**values)
+
+
+@pytest.fixture
+def make_case(app: Flask):  # type: ignore[no-untyped-def]
+    def make(advisor: User, *, applicant: Applicant | None = None, status: CaseStatus = CaseStatus.INTAKE,
+             **applicant_overrides: Any) -> Case:
+        if applicant is None:
+            applicant = applicants.create_applicant(applicant_data(**applicant_overrides), by=advisor)
+        case = cases.open_case(applicant, cases.CaseData(consulate_code="GB-LON",
+                                                         planned_submission_on=dt.date.today() + dt.timedelta(days=30),
+                                                         intended_entry_on=None, notes=""),
+                               advisor=advisor, by=advisor)
+        case.status = status
+        db.session.commit()
+        return case
+
+    return make
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD, next: str | None = None) -> Any:
+        url = "/auth/login" + (f"?next={next}" if next else "")
+        return self.client.post(url, data={"email": email, "password": password})
+
+    def logout(self) -> Any:
+        return self.client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)

@@ -1,0 +1,117 @@
+"""Cases: list, search, open another case for an applicant, view, edit, reassign, delete."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from advisor import cases, consulates
+from advisor.errors import Conflict, DomainError
+from models import User, db
+
+from .access import admin_required, get_applicant_or_404, get_case_or_404, require_login, user
+from .applicants import advisor_choices
+from .editing import commit, show_conflict
+from .forms.cases import CaseForm, OpenCaseForm, ReassignForm
+from .forms.common import ActionForm, choices
+from .listing import list_args, paginate
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+bp.before_request(require_login)
+
+EDITABLE = {"consulate_code": "consulate_code", "planned_submission_on": "planned_submission_on",
+            "intended_entry_on": "intended_entry_on", "notes": "case_notes"}
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    args = list_args("-updated")
+    status = request.args.get("status") or None
+    page = paginate(cases.search_cases(user(), q=args.q, sort=args.sort, status=status))
+    return render_template("cases/index.html", page=page, args=args, status=status,
+                           statuses=list(cases.CaseStatus))
+
+
+@bp.route("/new/<int:applicant_id>", methods=["GET", "POST"])
+def new(applicant_id: int):  # type: ignore[no-untyped-def]
+    applicant = get_applicant_or_404(applicant_id)
+    form = OpenCaseForm()
+    advisor_choices(form)
+    if form.validate_on_submit():
+        try:
+            case = cases.open_case(applicant, form.case_data(), by=user(),
+                                   advisor=db.session.get(User, form.advisor_id.data))
+        except DomainError as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+        else:
+            db.session.commit()
+            flash(f"Case {case.reference} opened.", "success")
+            return redirect(url_for("cases.detail", case_id=case.id))
+    return render_template("cases/new.html", form=form, applicant=applicant)
+
+
+@bp.get("/<int:case_id>")
+def detail(case_id: int):  # type: ignore[no-untyped-def]
+    case = get_case_or_404(case_id)
+    reassign = None
+    if user().is_admin:
+        reassign = ReassignForm(version=case.version, advisor_id=case.advisor_id)
+        reassign.advisor_id.choices = choices([(p.id, p.name) for p in cases.assignable_advisors()])
+    return render_template("cases/detail.html", case=case, applicant=case.applicant, consulate=consulates.get(case.consulate_code),
+                           reassign=reassign)
+
+
+@bp.route("/<int:case_id>/edit", methods=["GET", "POST"])
+def edit(case_id: int):  # type: ignore[no-untyped-def]
+    case = get_case_or_404(case_id)
+    form = CaseForm(obj=case if request.method == "GET" else None)
+    if request.method == "GET":
+        form.case_notes.data = case.notes
+    differences: list[tuple[str, str, str]] = []
+    if form.validate_on_submit():
+        try:
+            cases.update_case(case, form.case_data(), version=form.version.data, by=user())
+            commit()
+        except Conflict as conflict:
+            flash(str(conflict), "error")
+            differences = show_conflict(form, case, EDITABLE)
+        except DomainError as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+        else:
+            flash("Case saved.", "success")
+            return redirect(url_for("cases.detail", case_id=case.id))
+    return render_template("cases/edit.html", form=form, case=case, differences=differences)
+
+
+@bp.post("/<int:case_id>/reassign")
+@admin_required
+def reassign(case_id: int):  # type: ignore[no-untyped-def]
+    case = get_case_or_404(case_id)
+    form = ReassignForm()
+    form.advisor_id.choices = choices([(p.id, p.name) for p in cases.assignable_advisors()])
+    if form.validate_on_submit():
+        try:
+            cases.reassign_case(case, db.session.get(User, form.advisor_id.data),
+                                version=form.version.data, by=user())
+            commit()
+        except DomainError as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+        else:
+            flash(f"{case.reference} is now assigned to {case.advisor.name}.", "success")
+    else:
+        flash("Choose an advisor from the list.", "error")
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.route("/<int:case_id>/delete", methods=["GET", "POST"])
+@admin_required
+def delete(case_id: int):  # type: ignore[no-untyped-def]
+    case = get_case_or_404(case_id)
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("cases/delete.html", case=case, form=form)
+    if not form.validate_on_submit():
+        abort(400)
+    cases.delete_case(case, by=user())
+    db.session.commit()
+    flash(f"Case {case.reference} was deleted.", "success")
+    return redirect(url_for("cases.index"))

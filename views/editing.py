@@ -1,0 +1,36 @@
+"""Saving edit forms safely: optimistic-lock conflicts become a clear message that keeps the input."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from sqlalchemy.orm.exc import StaleDataError
+
+from advisor.errors import Conflict
+from models import db
+
+
+def commit() -> None:
+    """Commit; a row changed by someone else between our check and our write raises Conflict."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict() from None
+
+
+def show_conflict(form: FlaskForm, obj: Any, fields: dict[str, str]) -> list[tuple[str, str, str]]:
+    """After a conflict: reload the record, let the next save go through on its current version,
+    and list the fields where the saved values differ from the user's input (which the form keeps)."""
+    db.session.rollback()
+    db.session.refresh(obj)
+    form.version.data = obj.version
+    differences = []
+    for attr, field_name in fields.items():
+        saved = getattr(obj, attr)
+        saved = getattr(saved, "value", saved)
+        mine = form[field_name].data
+        if (saved or None) != (mine or None) and str(saved or "") != str(mine or ""):
+            differences.append((form[field_name].label.text, "" if saved is None else str(saved),
+                                "" if mine is None else str(mine)))
+    return differences

@@ -1,0 +1,52 @@
+"""Case forms."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from advisor import consulates
+from advisor.cases import CaseData
+
+from .common import DateRange, VersionedForm, choices, strip
+
+
+class CaseFieldsMixin(FlaskForm):
+    consulate_code = SelectField("Consulate", validators=[DataRequired("Choose a consulate.")])
+    planned_submission_on = DateField(
+        "Planned submission date", validators=[Optional(), DateRange(
+            min_days=-365, max_days=2 * 365, message="Choose a date within a year back and two years ahead.")],
+        description="Drives the passport and photo validity checks.",
+    )
+    intended_entry_on = DateField("Intended entry date", validators=[Optional(), DateRange(
+        min_days=-365, max_days=3 * 365, message="Choose a date within a year back and three years ahead.")])
+    case_notes = TextAreaField("Case notes", validators=[Length(max=5000)], filters=[strip])
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.consulate_code.choices = choices([("", "Choose a consulate…"), *consulates.choices()])
+
+    def validate_intended_entry_on(self, field: DateField) -> None:
+        planned = self.planned_submission_on.data
+        if field.data and planned and field.data < planned:
+            raise ValidationError("The intended entry cannot be before the planned submission.")
+
+    def case_data(self) -> CaseData:
+        return CaseData(consulate_code=self.consulate_code.data,
+                        planned_submission_on=self.planned_submission_on.data,
+                        intended_entry_on=self.intended_entry_on.data,
+                        notes=self.case_notes.data or "")
+
+
+class CaseForm(CaseFieldsMixin, VersionedForm):
+    """Editing a case."""
+
+
+class OpenCaseForm(CaseFieldsMixin):
+    """Another case for an existing applicant."""
+
+    advisor_id = SelectField("Assigned advisor", coerce=int, validate_choice=True)
+
+
+class ReassignForm(VersionedForm):
+    advisor_id = SelectField("Assign to", coerce=int, validate_choice=True)

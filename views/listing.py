@@ -1,0 +1,32 @@
+"""Shared handling of list pages: search term, sort key and page from the query string."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, request
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Select
+
+from models import db
+
+
+@dataclass(frozen=True)
+class ListArgs:
+    q: str
+    sort: str
+
+    def link_args(self, **overrides: Any) -> dict[str, Any]:
+        """Query arguments for links that keep the current search and sort."""
+        args = {"q": self.q or None, "sort": self.sort, **{k: v for k, v in request.args.items()
+                                                          if k not in ("q", "sort", "page")}}
+        args.update(overrides)
+        return {k: v for k, v in args.items() if v not in (None, "")}
+
+
+def list_args(default_sort: str) -> ListArgs:
+    return ListArgs(q=request.args.get("q", "").strip()[:100], sort=request.args.get("sort", default_sort)[:30])
+
+
+def paginate(query: Select[Any]) -> Pagination:
+    return db.paginate(query, per_page=current_app.config["PAGE_SIZE"], max_per_page=100, error_out=False)
