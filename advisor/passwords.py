@@ -58,7 +58,7 @@ def check_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"Use at most {MAX_LENGTH} characters.")
     inputs = [part for value in user_inputs for part in (value, *value.replace("@", " ").split()) if part]
-    result = zxcvbn(password, user_inputs=inputs)
+    result = zxcvbn(password, user_inputs=inputs, max_length=MAX_LENGTH)  # its own default stops at 72
     if result["score"] < 2:
         warning = result["feedback"].get("warning") or "This password is too easy to guess."
         raise WeakPassword(f"{warning.rstrip('.')}. Choose a longer or less common password.")

@@ -51,7 +51,10 @@ def recent_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not web.is_recently_authenticated():
-            return redirect(url_for("auth.confirm", next=request.full_path.rstrip("?")))
+            # A POST-only route cannot be the place to come back to: a GET there would answer 405.
+            answers_get = request.url_rule is not None and "GET" in (request.url_rule.methods or ())
+            back = request.full_path.rstrip("?") if answers_get else None
+            return redirect(url_for("auth.confirm", next=back))
         return view(*args, **kwargs)
 
     return wrapped

@@ -1,0 +1,44 @@
+# The two commands: `make run` (a demo practice on http://127.0.0.1:5000) and `make test`.
+# Both set up what is missing: Debian packages (when root), the virtual environment, the database.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := ADVISOR_ENV=development $(BIN)/flask --app advisor
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+# Debian packages: what the app needs to run, and what the tests need on top.
+RUN_PACKAGES := python3-venv
+TEST_PACKAGES := $(RUN_PACKAGES) postgresql
+
+.PHONY: run test install migrate seed lint clean system-run system-test
+
+run: system-run install migrate seed
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: system-test install
+	$(BIN)/pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+migrate: install
+	$(FLASK) db upgrade
+
+seed: install
+	$(FLASK) seed-demo
+
+system-run:
+	@scripts/system-packages.sh $(RUN_PACKAGES)
+
+system-test:
+	@scripts/system-packages.sh $(TEST_PACKAGES)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

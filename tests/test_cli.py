@@ -1,0 +1,75 @@
+"""The command-line tools: create-admin and seed-demo."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from advisor.passwords import verify_password
+from models import Applicant, AuditEvent, Case, CaseStatus, Role, User, db
+
+
+def test_create_admin_reads_password_from_stdin(runner):
+    result = runner.invoke(args=["create-admin", "--email", "Lead@Practice.test", "--name", "Lena Lead",
+                                 "--password-stdin"], input="quartz-meadow-river-77\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.email == "lead@practice.test"))
+    assert user is not None and user.role == Role.ADMIN and user.active
+    assert verify_password(user.password_hash, "quartz-meadow-river-77")
+    assert "quartz" not in result.output
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.create"))
+    assert event is not None and event.object_id == user.id
+
+
+def test_create_admin_prompts(runner):
+    result = runner.invoke(args=["create-admin"],
+                           input="p@practice.test\nPat Prompt\nquartz-meadow-river-77\nquartz-meadow-river-77\n")
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(User).where(User.email == "p@practice.test")).is_admin
+
+
+def test_create_admin_refuses_weak_password_and_duplicates(runner, admin):
+    weak = runner.invoke(args=["create-admin", "--email", "x@practice.test", "--name", "X", "--password-stdin"],
+                         input="password1\n")
+    assert weak.exit_code == 1
+    assert "Choose a longer or less common password" in weak.output
+    short = runner.invoke(args=["create-admin", "--email", "x@practice.test", "--name", "X", "--password-stdin"],
+                          input="abc\n")
+    assert short.exit_code == 1 and "at least 8 characters" in short.output
+    duplicate = runner.invoke(args=["create-admin", "--email", admin.email, "--name", "X", "--password-stdin"],
+                              input="quartz-meadow-river-77\n")
+    assert duplicate.exit_code == 1 and "already uses this email" in duplicate.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_seed_demo_builds_a_realistic_practice_idempotently(runner, client):
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    counts = (db.session.scalar(select(func.count()).select_from(User)),
+              db.session.scalar(select(func.count()).select_from(Applicant)),
+              db.session.scalar(select(func.count()).select_from(Case)))
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0, second.output
+    assert "(0 new)" in second.output
+    assert counts == (db.session.scalar(select(func.count()).select_from(User)),
+                      db.session.scalar(select(func.count()).select_from(Applicant)),
+                      db.session.scalar(select(func.count()).select_from(Case)))
+
+    users = db.session.scalars(select(User)).all()
+    assert sum(u.role == Role.ADVISOR for u in users) == 3
+    assert sum(u.role == Role.ADMIN for u in users) >= 1
+    assert 38 <= counts[1] <= 45
+    assert {c.status for c in db.session.scalars(select(Case))} == set(CaseStatus)
+    nationalities = set(db.session.scalars(select(Applicant.nationality)))
+    assert len(nationalities) >= 20
+    chinese = [name for name in db.session.scalars(select(Applicant.chinese_name)) if name]
+    assert chinese and all(re.fullmatch(r"[\u4e00-\u9fff]+", name) for name in chinese)
+    assert all(re.fullmatch(r"K-\d{4}-\d{6}", c.reference) for c in db.session.scalars(select(Case)))
+    for advisor in (u for u in users if u.role == Role.ADVISOR):
+        assert db.session.scalar(select(func.count()).select_from(Case).where(Case.advisor_id == advisor.id)) >= 10
+
+    # It prints how to log in, and that login works.
+    match = re.search(r"advisor\s+(\S+@\S+)\s+password: (.+)", first.output)
+    assert match, first.output
+    response = client.post("/auth/login", data={"email": match.group(1), "password": match.group(2).strip()})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/")
