@@ -118,7 +118,9 @@ def applicant_matches(q: str):  # type: ignore[no-untyped-def]
 
 
 def order_by(sorts: dict, sort: str, *, default: str) -> list:  # type: ignore[type-arg]
-    """Columns for a sort key from a whitelist; a leading '-' sorts descending."""
+    """Columns for a sort key from a whitelist; a leading '-' sorts descending. An unknown key sorts
+    like the default, direction included."""
+    if sort.removeprefix("-") not in sorts:
+        sort = default
     descending = sort.startswith("-")
-    columns = sorts.get(sort.lstrip("-")) or sorts[default]
-    return [column.desc() if descending else column.asc() for column in columns]
+    return [column.desc() if descending else column.asc() for column in sorts[sort.removeprefix("-")]]

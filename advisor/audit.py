@@ -112,5 +112,13 @@ def search_events(*, user_id: int | None = None, case_reference: str | None = No
     return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 
 
+def case_history(case_id: int, *, limit: int = 25) -> list[AuditEvent]:
+    """The latest events of one case, newest first, for its page."""
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.case_id == case_id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    ))
+
+
 def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)

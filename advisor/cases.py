@@ -143,7 +143,7 @@ def search_cases(user: User, *, q: str = "", sort: str = "-updated",
     if status in CaseStatus.__members__.values():
         query = query.where(Case.status == CaseStatus(status))
     query = query.options(contains_eager(Case.applicant), joinedload(Case.advisor))
-    return query.order_by(*order_by(SORTS, sort, default="updated"), Case.id.desc())
+    return query.order_by(*order_by(SORTS, sort, default="-updated"), Case.id.desc())
 
 
 def count_by_status(user: User) -> dict[CaseStatus, int]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from models import Applicant, Case, CaseStatus, Role, Sex, User, db
 
-from . import accounts, applicants, cases
+from . import accounts, applicants, cases, consulates
 from .passwords import hash_password
 
 DEFAULT_PASSWORD = "k-visa demo practice"
@@ -72,10 +72,6 @@ PEOPLE = [
     ("Zhang", "Emily", "张怡", "F", "US", "US"),
 ]
 
-CONSULATE_BY_RESIDENCE = {
-    "US": "US-NYC", "CA": "CA-OTT", "GB": "GB-LON", "DE": "DE-BER", "FR": "FR-PAR", "IN": "IN-DEL",
-    "SG": "SG-SIN", "AU": "AU-CBR", "BR": "BR-BSB", "NG": "NG-ABV", "JP": "JP-TYO",
-}
 STATUS_CYCLE = [CaseStatus.INTAKE, CaseStatus.COLLECTING, CaseStatus.COLLECTING, CaseStatus.READY,
                 CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED, CaseStatus.WITHDRAWN]
 
@@ -100,6 +96,12 @@ def _staff(password: str) -> list[User]:
             user.password_hash = password_hash
         people.append(user)
     return people
+
+
+def _consulate_for(residence: str) -> str:
+    """The first mission in the country of residence (applicants apply where they live)."""
+    in_country = sorted(c.code for c in consulates.all_consulates().values() if c.country == residence)
+    return in_country[0] if in_country else "US-WAS"
 
 
 def _passport(rng: random.Random, nationality: str) -> str:
@@ -131,7 +133,7 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None) -> S
             notes="Demo applicant.",
         ), by=advisor)
         case = cases.open_case(applicant, cases.CaseData(
-            consulate_code=CONSULATE_BY_RESIDENCE.get(residence, "US-WAS"),
+            consulate_code=_consulate_for(residence),
             planned_submission_on=planned, intended_entry_on=planned + dt.timedelta(days=30), notes="",
         ), advisor=advisor, by=admin)
         # The demo shows every status; real cases move only through the workflow's guarded steps.

@@ -309,7 +309,7 @@ def test_invalid_new_applicant_is_refused_beside_the_field_with_input_kept(
         client, auth, advisor, field, overrides, message):
     auth.login(advisor.email)
     before = row_counts()
-    submitted = new_applicant_form(family_name="Adeyemi-Nwosu", notes="Keep me", **overrides)
+    submitted = new_applicant_form(**{"family_name": "Adeyemi-Nwosu", "notes": "Keep me", **overrides})
     response = client.post("/applicants/new", data=submitted)
 
     assert response.status_code == 200
@@ -471,16 +471,16 @@ def test_conflicting_user_edit_keeps_the_first_save_and_the_second_input(client,
     db.session.commit()
     current = advisor.version
 
-    mine["email"] = "alex.advisor@practice.test"
+    mine["email"] = "alex.advisor@example.com"
     response = client.post(f"/admin/users/{advisor.id}/edit", data=mine)
-    values = assert_conflict_page(response, kept={"email": "alex.advisor@practice.test", "name": "Alex Advisor"},
+    values = assert_conflict_page(response, kept={"email": "alex.advisor@example.com", "name": "Alex Advisor"},
                                   version=current, differing={"Full name", "Email"})
     saved = fresh(advisor)
     assert (saved.name, saved.email, saved.version) == ("Alexandra Advisor", "advisor@practice.test", current)
 
     assert client.post(f"/admin/users/{advisor.id}/edit", data=values).status_code == 302
     saved = fresh(advisor)
-    assert (saved.email, saved.version) == ("alex.advisor@practice.test", current + 1)
+    assert (saved.email, saved.version) == ("alex.advisor@example.com", current + 1)
 
 
 def test_a_row_changed_between_check_and_write_raises_conflict(app, advisor, make_case):

@@ -25,6 +25,7 @@ def show_conflict(form: FlaskForm, obj: Any, fields: dict[str, str]) -> list[tup
     db.session.rollback()
     db.session.refresh(obj)
     form.version.data = obj.version
+    form.version.raw_data = []  # the field renders the submitted (stale) value before `data`
     differences = []
     for attr, field_name in fields.items():
         saved = getattr(obj, attr)

@@ -29,7 +29,9 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         code = error.code or 500
         title, message = MESSAGES.get(code, (error.name, error.description or ""))
-        return render_template("errors/error.html", code=code, title=title, message=message), code
+        # Keep what the error adds to the response, such as `Allow` on a 405 or `Retry-After` on a 429.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return render_template("errors/error.html", code=code, title=title, message=message), code, headers
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):  # type: ignore[no-untyped-def]

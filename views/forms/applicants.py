@@ -16,7 +16,7 @@ from .cases import CaseFieldsMixin
 from .common import DateRange, VersionedForm, choices, strip, today
 
 PASSPORT_SHAPE = re.compile(r"^[A-Z0-9]{5,12}$")
-SEX_CHOICES = [(Sex.FEMALE.value, "Female"), (Sex.MALE.value, "Male"), (Sex.UNSPECIFIED.value, "Unspecified (X)")]
+SEX_CHOICES = [("", "Choose…"), (Sex.FEMALE.value, "Female"), (Sex.MALE.value, "Male"), (Sex.UNSPECIFIED.value, "Unspecified (X)")]
 
 
 def country_choices() -> list:  # type: ignore[type-arg]
@@ -30,7 +30,7 @@ class ApplicantFields(FlaskForm):
                               filters=[strip])
     chinese_name = StringField("Chinese name", validators=[Optional(), Length(max=50)], filters=[strip],
                                description="Optional, in Chinese characters, e.g. 李明.")
-    sex = SelectField("Sex", choices=choices(SEX_CHOICES), validators=[InputRequired()])
+    sex = SelectField("Sex", choices=choices(SEX_CHOICES), validators=[DataRequired("Choose one.")])
     born_on = DateField("Date of birth", validators=[InputRequired(message="Enter the date of birth."),
                         DateRange(earliest=dt.date(1900, 1, 1), max_days=-14 * 365,
                                   message="Enter a date of birth at least 14 years ago.")])
@@ -77,7 +77,9 @@ class ApplicantFields(FlaskForm):
             raise ValidationError("Use Chinese characters only.")
 
     def applicant_data(self) -> ApplicantData:
-        return ApplicantData(**{name: getattr(self, name).data for name in ApplicantData.__dataclass_fields__})
+        values = {name: getattr(self, name).data for name in ApplicantData.__dataclass_fields__}
+        values["sex"] = Sex(values["sex"])
+        return ApplicantData(**values)
 
 
 class ApplicantForm(ApplicantFields, VersionedForm):
