@@ -4,13 +4,15 @@ Every test that uses `app` runs once per backend (`--db sqlite` or `--db postgre
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import itertools
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -26,6 +28,12 @@ _counter = itertools.count(1)
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--db", choices=["both", "sqlite", "postgresql"], default="both",
                      help="database backends to run the suite on")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite is hermetic: settings from the developer's shell never leak into it.
+    for name in [n for n in os.environ if n.startswith("ADVISOR_") or n == "DATABASE_URL"]:
+        del os.environ[name]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -78,8 +86,7 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) ->
 
 @pytest.fixture
 def app(backend: str, database_url: str, app_config: dict[str, Any], tmp_path: Any) -> Iterator[Flask]:
-    app = create_app(base_config(database_url, **app_config))
-    app.instance_path = str(tmp_path / "instance")
+    app = make_app(database_url, instance_path=str(tmp_path / "instance"), **app_config)
     with app.app_context():
         db.create_all()
         try:
@@ -91,6 +98,27 @@ def app(backend: str, database_url: str, app_config: dict[str, Any], tmp_path: A
                 with db.engine.begin() as connection:
                     connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             db.engine.dispose()
+
+
+class RequestIsolatingClient(FlaskClient):
+    """A test client whose every request gets a fresh app context, hence its own `g` and DB session.
+
+    The `app` fixture keeps an app context open for the whole test and Flask would reuse it for
+    requests, so Flask-Login's cached user (`g._login_user`) and uncommitted rows would leak from one
+    request, or one client, into the next. The test's own transaction is committed first: the request
+    sees what the test set up, and SQLite's write lock is free for it.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if has_app_context():  # not when following a redirect, which runs inside the request's context
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def make_app(database_url: str, instance_path: str | None = None, **overrides: Any) -> Flask:
+    app = create_app(base_config(database_url, **overrides), instance_path=instance_path)
+    app.test_client_class = RequestIsolatingClient
+    return app
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ session that should have ended cannot survive through a user cached in `g` or a 
 """
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import time
 from email.utils import parsedate_to_datetime
@@ -25,26 +24,6 @@ from .conftest import PASSWORD
 
 NEW_PASSWORD = "quartz-meadow-signal-77"
 INCORRECT = "The email or password is incorrect."
-
-
-class RequestIsolatingClient(FlaskClient):
-    """A test client whose every request gets a fresh app context, hence its own `g` and DB session.
-
-    The `app` fixture keeps an app context open for the whole test and Flask reuses it for requests,
-    so Flask-Login's cached user (`g._login_user`) and uncommitted rows would otherwise leak from one
-    request, or one client, into the next. The test's own transaction is committed first: the request
-    sees what the test set up, and SQLite's write lock is free for it.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.commit()
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    app.test_client_class = RequestIsolatingClient
-    return app.test_client()
 
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD, **kwargs: Any) -> Any:
@@ -159,7 +138,7 @@ def test_lockout_after_max_failures_even_with_the_right_password(app, client, ad
     assert events("auth.login_failed")[-1].changes == {"reason": "locked"}
 
 
-def test_lockout_reads_the_same_for_an_unknown_email(app, client, advisor, make_user):
+def test_lockout_reads_the_same_for_an_unknown_email(app, client, advisor):
     known = _fail_until_locked(client, advisor.email, app)[-1]
     unknown = _fail_until_locked(app.test_client(), "nobody@practice.test", app)[-1]
     assert known.status_code == unknown.status_code == 401

@@ -4,10 +4,10 @@ Each request runs in its own app context (see `RequestIsolatingClient`), as it w
 """
 from __future__ import annotations
 
-import contextvars
 import os
 import stat
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,29 +21,9 @@ from advisor import create_app, web
 from models import Role, User, db
 from views import PUBLIC_ENDPOINTS
 
-from .conftest import PASSWORD, base_config
+from .conftest import PASSWORD, RequestIsolatingClient, base_config
 
 HOST = "advisor.test"
-
-
-class RequestIsolatingClient(FlaskClient):
-    """A test client whose every request gets a fresh app context, hence its own `g` and DB session.
-
-    The `app` fixture keeps an app context open for the whole test and Flask reuses it for requests,
-    so Flask-Login's cached user (`g._login_user`) and uncommitted rows would otherwise leak from one
-    request, or one client, into the next. The test's own transaction is committed first: the request
-    sees what the test set up, and SQLite's write lock is free for it.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.commit()
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    app.test_client_class = RequestIsolatingClient
-    return app.test_client()
 
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD, **kwargs: Any) -> Any:
@@ -351,8 +331,23 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def test_cookies_are_secure_by_default_outside_development(app, advisor, database_url, clean_environment):
-    production = create_app(base_config(database_url, SESSION_COOKIE_SECURE=None))
+@pytest.fixture
+def make_app(clean_environment: None) -> Iterator[Callable[[dict[str, Any]], Flask]]:
+    """`create_app` for a test that needs other settings; closes its database connections afterwards."""
+    made: list[Flask] = []
+
+    def make(config: dict[str, Any]) -> Flask:
+        made.append(create_app(config))
+        return made[-1]
+
+    yield make
+    for each in made:
+        with each.app_context():
+            db.engine.dispose()
+
+
+def test_cookies_are_secure_by_default_outside_development(app, advisor, database_url, make_app):
+    production = make_app(base_config(database_url, SESSION_COOKIE_SECURE=None))
     assert production.config["ENV"] == "production"
     assert production.config["SESSION_COOKIE_SECURE"] is True
     assert production.config["REMEMBER_COOKIE_SECURE"] is True
@@ -363,8 +358,8 @@ def test_cookies_are_secure_by_default_outside_development(app, advisor, databas
     assert "SameSite=Lax" in cookie
 
 
-def test_an_explicit_setting_can_turn_secure_cookies_off(tmp_path, clean_environment):
-    app = create_app(base_config(f"sqlite:///{tmp_path / 'a.sqlite3'}", SESSION_COOKIE_SECURE=False))
+def test_an_explicit_setting_can_turn_secure_cookies_off(tmp_path, make_app):
+    app = make_app(base_config(f"sqlite:///{tmp_path / 'a.sqlite3'}", SESSION_COOKIE_SECURE=False))
     assert app.config["SESSION_COOKIE_SECURE"] is False
     assert app.config["REMEMBER_COOKIE_SECURE"] is False
 
@@ -395,15 +390,15 @@ def test_app_refuses_to_start_without_a_secret_key(tmp_path, instance_dir, clean
     assert not (instance_dir / "secret_key").exists()
 
 
-def test_secret_key_from_the_environment(tmp_path, instance_dir, clean_environment, monkeypatch):
+def test_secret_key_from_the_environment(tmp_path, instance_dir, make_app, monkeypatch):
     monkeypatch.setenv("ADVISOR_SECRET_KEY", "from-the-environment-0123456789")
-    app = create_app(config_without_secret(tmp_path))
+    app = make_app(config_without_secret(tmp_path))
     assert app.config["SECRET_KEY"] == "from-the-environment-0123456789"
 
 
-def test_development_creates_a_private_key_file_and_reuses_it(tmp_path, instance_dir, clean_environment):
+def test_development_creates_a_private_key_file_and_reuses_it(tmp_path, instance_dir, make_app):
     config = config_without_secret(tmp_path, ENV="development", SESSION_COOKIE_SECURE=None)
-    first = create_app(config)
+    first = make_app(config)
     key_file = instance_dir / "secret_key"
     assert key_file.exists()
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -411,7 +406,7 @@ def test_development_creates_a_private_key_file_and_reuses_it(tmp_path, instance
     assert len(first.config["SECRET_KEY"]) >= 32
     assert first.config["SESSION_COOKIE_SECURE"] is False
 
-    second = create_app(config)
+    second = make_app(config)
     assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
 
 
@@ -446,8 +441,8 @@ def test_413_page(app, client):
     assert response.status_code == 401  # below the limit the form is read as usual
 
 
-def test_500_page_shows_no_trace_and_saves_nothing(app, database_url, clean_environment):
-    broken = create_app(base_config(database_url))
+def test_500_page_shows_no_trace_and_saves_nothing(app, database_url, make_app):
+    broken = make_app(base_config(database_url))
 
     @broken.get("/test-only/boom")
     def boom():  # type: ignore[no-untyped-def]
