@@ -142,6 +142,7 @@ def set_password_with_link(link: PasswordLink, password: str) -> User:
 
 def change_password(user: User, *, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
+        audit.record("user.password_change_failed", actor=user, obj=user)
         raise DomainError("The current password is incorrect.")
     check_policy(new, user_inputs=(user.email, user.name))
     _set_password(user, new)
@@ -202,7 +203,8 @@ def _count_failure(keys: list[tuple[str, str]]) -> None:
     for kind, key in keys:
         limits = _limits(kind)
         row = _throttle_row(key)
-        if now - row.window_started_at > limits.window:
+        lock_over = row.locked_until is not None and row.locked_until <= now
+        if lock_over or now - row.window_started_at > limits.window:
             row.failures, row.window_started_at, row.locked_until = 0, now, None
         row.failures += 1
         if row.failures >= limits.max_failures:
@@ -216,7 +218,8 @@ def authenticate(email: str, password: str, *, ip: str | None) -> User:
     when this raises.
     """
     keys = _throttle_keys(email, ip)
-    label = normalize_email(email)[:254]
+    # What was typed in the email field is logged only if it looks like an email, never a password.
+    label = normalize_email(email)[:254] if "@" in email else "(not an email address)"
     try:
         _check_locked(keys)
     except LockedOut:

@@ -106,14 +106,13 @@ def search_applicants(user: User, *, q: str = "", sort: str = "name") -> Select[
 
 
 def applicant_matches(q: str):  # type: ignore[no-untyped-def]
-    term = f"%{q.strip()}%"
-    passport = f"%{normalize_passport_number(q)}%"
+    term = q.strip()
     return or_(
-        Applicant.family_name.ilike(term),
-        Applicant.given_names.ilike(term),
-        (Applicant.given_names + " " + Applicant.family_name).ilike(term),
-        Applicant.chinese_name.ilike(term),
-        Applicant.passport_number.like(passport),
+        Applicant.family_name.icontains(term, autoescape=True),
+        Applicant.given_names.icontains(term, autoescape=True),
+        (Applicant.given_names + " " + Applicant.family_name).icontains(term, autoescape=True),
+        Applicant.chinese_name.icontains(term, autoescape=True),
+        Applicant.passport_number.contains(normalize_passport_number(q), autoescape=True),
     )
 
 

@@ -139,7 +139,7 @@ def search_cases(user: User, *, q: str = "", sort: str = "-updated",
     """Visible cases matching a reference, name or passport number, sorted by a whitelisted key."""
     query = visible_cases(user).join(Case.applicant)
     if q.strip():
-        query = query.where(or_(Case.reference.ilike(f"%{q.strip()}%"), applicant_matches(q)))
+        query = query.where(or_(Case.reference.icontains(q.strip(), autoescape=True), applicant_matches(q)))
     if status in CaseStatus.__members__.values():
         query = query.where(Case.status == CaseStatus(status))
     query = query.options(contains_eager(Case.applicant), joinedload(Case.advisor))

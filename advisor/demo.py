@@ -17,7 +17,7 @@ from . import accounts, applicants, cases, consulates
 from .passwords import hash_password
 
 DEFAULT_PASSWORD = "k-visa demo practice"
-PRACTICE_DOMAIN = "demo.advisor.test"
+PRACTICE_DOMAIN = "advisor-demo.example"
 
 STAFF = [
     ("lead", "Maria Okafor", Role.ADMIN),

@@ -820,3 +820,13 @@ def test_only_an_admin_may_delete_or_reassign_through_the_operations(app, adviso
     case = fresh(case)
     assert case.deleted_at is None and case.advisor_id == advisor.id
 
+
+
+@pytest.mark.parametrize("q", ["%", "_", "O%r"])
+def test_search_wildcards_are_taken_literally(client, auth, advisor, make_case, q):
+    make_case(advisor, family_name="Okafor")
+    auth.login(advisor.email)
+    for path in ("/cases/", "/applicants/"):
+        response = client.get(path, query_string={"q": q})
+        assert response.status_code == 200
+        assert "OKAFOR" not in page(response).select_one("main").get_text()

@@ -655,3 +655,32 @@ def test_passwords_never_reach_the_audit_log(app, client, admin, advisor):
     assert NEW_PASSWORD not in everything
     assert "$argon2" not in everything
     assert reload(advisor).session_token not in everything
+
+
+def test_a_password_typed_into_the_email_field_is_not_logged(client, advisor):
+    login(client, "violet harbour lantern", "whatever")
+    labels = [event.actor_label for event in events("auth.login_failed")]
+    assert labels == ["(not an email address)"]
+
+
+def test_wrong_current_password_is_reported_beside_the_current_field(client, advisor):
+    login(client, advisor.email)
+    response = client.post("/auth/account/password", data={
+        "current": "not-my-password-at-all", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 200
+    soup = BeautifulSoup(response.data, "html.parser")
+    assert soup.select_one("#current-error").get_text(strip=True) == "The current password is incorrect."
+    assert soup.select_one("#password-error") is None
+    assert [e.actor_id for e in events("user.password_change_failed")] == [advisor.id]
+
+
+def test_a_lockout_that_has_ended_starts_a_fresh_count(client, advisor, app):
+    app.config.update(LOGIN_LOCKOUT_MINUTES=1, LOGIN_WINDOW_MINUTES=60)
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        login(client, advisor.email, "wrong-password-here")
+    for row in db.session.scalars(select(LoginThrottle)):
+        row.locked_until = utcnow() - dt.timedelta(seconds=1)
+    db.session.commit()
+    response = login(client, advisor.email, "wrong-password-here")
+    assert INCORRECT in flashes(response)  # one more failure, not a new lockout
+    assert login(client, advisor.email).status_code == 302

@@ -4,6 +4,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from advisor import accounts, audit, web
 from advisor.errors import DomainError
+from advisor.passwords import WeakPassword
 from models import db
 
 from .access import user
@@ -87,8 +88,11 @@ def change_password():  # type: ignore[no-untyped-def]
         me = user()
         try:
             accounts.change_password(me, current=form.current.data, new=form.password.data)
+        except WeakPassword as weak:
+            form.password.errors.append(str(weak))
         except DomainError as refused:
-            form.password.errors.append(str(refused))
+            db.session.commit()  # the failed attempt's audit event stays
+            form.current.errors.append(str(refused))
         else:
             db.session.commit()
             session.clear()
