@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from bs4 import BeautifulSoup
 
 
 def test_login_page_renders(client):
@@ -37,3 +38,17 @@ def test_admin_pages_render(client, auth, admin, advisor, make_case):
                  f"/cases/{case.id}/delete", f"/applicants/{case.applicant_id}/delete"):
         response = client.get(path)
         assert response.status_code == 200, (path, response.data[:3000])
+
+
+def test_case_page_shows_title_breadcrumbs_and_history_once(client, auth, advisor, make_case):
+    case = make_case(advisor)
+    auth.login(advisor.email)
+    client.post(f"/cases/{case.id}/edit", data={"consulate_code": "DE-BER", "case_notes": "Moved to Berlin",
+                                                "version": case.version})
+    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.title.get_text(strip=True) == f"{case.reference} · Advisor"
+    assert [li.get_text(strip=True) for li in soup.select(".breadcrumbs li")] == ["Cases", case.reference]
+    assert html.count("<h2>History</h2>") == 1
+    actions = [code.get_text() for code in soup.select(".timeline code")]
+    assert actions == ["case.update", "case.create"]
