@@ -32,7 +32,7 @@ migrate: install
 	$(FLASK) db upgrade
 
 seed: install
-	$(FLASK) seed-demo
+	$(FLASK) seed-demo --url http://$(HOST):$(PORT)
 
 system-run:
 	@scripts/system-packages.sh $(RUN_PACKAGES)

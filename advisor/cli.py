@@ -39,7 +39,8 @@ def create_admin(email: str, name: str, password_stdin: bool) -> None:
 @click.command("seed-demo")
 @click.option("--password", default=demo.DEFAULT_PASSWORD, show_default=True,
               help="The password every demo account gets.")
-def seed_demo(password: str) -> None:
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="Where the app is served.")
+def seed_demo(password: str, url: str) -> None:
     """Fill the database with a demo practice; running it again changes nothing but the passwords."""
     try:
         summary = demo.seed(password=password)
@@ -49,6 +50,6 @@ def seed_demo(password: str) -> None:
     db.session.commit()
     click.echo(f"Demo practice ready: {summary.applicants} applicants, {summary.cases} cases "
                f"({summary.created} new).")
-    click.echo("Sign in at http://127.0.0.1:5000/auth/login with any of these accounts:")
+    click.echo(f"Sign in at {url.rstrip('/')}/auth/login with any of these accounts:")
     for user in summary.users:
         click.echo(f"  {user.role.value:8} {user.email:32} password: {password}")
