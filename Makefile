@@ -12,12 +12,13 @@ PORT ?= 5000
 RUN_PACKAGES := python3-venv
 TEST_PACKAGES := $(RUN_PACKAGES) postgresql
 
-.PHONY: run test install migrate seed lint clean system-run system-test
+.PHONY: run test install migrate seed clean system-run system-test
 
 run: system-run install migrate seed
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: system-test install
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 install: $(VENV)/.installed

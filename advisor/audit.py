@@ -121,4 +121,4 @@ def case_history(case_id: int, *, limit: int = 25) -> list[AuditEvent]:
 
 
 def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)

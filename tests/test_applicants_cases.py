@@ -22,7 +22,7 @@ CONFLICT_MESSAGE = "Someone else saved this record"
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def new_applicant_form(**overrides: Any) -> dict[str, str]:
@@ -124,7 +124,7 @@ def test_new_applicant_creates_the_applicant_and_a_first_case_assigned_to_me(cli
     assert case.status == CaseStatus.INTAKE
     assert case.consulate_code == "GB-LON" and case.notes == "First trip."
     assert REFERENCE.match(case.reference)
-    assert case.reference.startswith(f"K-{dt.datetime.now(dt.timezone.utc).year}-")
+    assert case.reference.startswith(f"K-{dt.datetime.now(dt.UTC).year}-")
     assert (applicant.family_name, applicant.given_names, applicant.chinese_name) == ("Okafor", "Chidi", "李明")
     assert applicant.passport_number == "AB1234567"
     assert applicant.born_on == dt.date(1996, 5, 17) and applicant.created_by_id == advisor.id
@@ -561,7 +561,7 @@ def people(make_case, advisor):  # type: ignore[no-untyped-def]
              app_at=3),
     ]
     made = []
-    base = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     for row in rows:
         case = make_case(advisor, family_name=row["family_name"], given_names=row["given_names"],
                          chinese_name=row["chinese_name"], nationality=row["nationality"],

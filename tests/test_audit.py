@@ -26,7 +26,7 @@ NEW_PASSPORT = "E87654321"
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def page(response: Any) -> BeautifulSoup:
@@ -290,7 +290,7 @@ def table_rows(response: Any) -> list[tuple[str, str]]:
 
 
 def at(text_value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text_value).replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(text_value).replace(tzinfo=dt.UTC)
 
 
 @pytest.fixture

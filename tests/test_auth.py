@@ -349,7 +349,7 @@ def test_session_cookie_lifetime_matches_the_absolute_timeout(app, client, advis
     response = login(client, advisor.email)
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("advisor_session="))
     expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
-    expected = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
+    expected = dt.datetime.now(dt.UTC) + dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
     assert abs(expires - expected) < dt.timedelta(minutes=1)
 
 

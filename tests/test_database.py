@@ -43,7 +43,7 @@ def test_timestamps_come_back_as_aware_utc(app, admin):
     db.session.expire_all()
     event = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "probe"))
     assert event.at.tzinfo is not None and event.at.utcoffset() == dt.timedelta(0)
-    assert event.at == dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.timezone.utc)
+    assert event.at == dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.UTC)
 
 
 def test_naive_datetimes_are_refused(app):

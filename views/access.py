@@ -9,9 +9,9 @@ from flask import abort, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from advisor import web
-from advisor.extensions import login_manager
 from advisor.applicants import get_visible_applicant
 from advisor.cases import get_visible_case
+from advisor.extensions import login_manager
 from models import Applicant, Case, User
 
 

@@ -4,13 +4,12 @@ Timestamps are stored as UTC (`timestamp with time zone` on PostgreSQL); enums a
 CHECK constraint, so adding a status later is a plain constraint change.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-29 20:19:45.733037
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'

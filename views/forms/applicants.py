@@ -16,7 +16,8 @@ from .cases import CaseFieldsMixin
 from .common import DateRange, VersionedForm, choices, strip, today
 
 PASSPORT_SHAPE = re.compile(r"^[A-Z0-9]{5,12}$")
-SEX_CHOICES = [("", "Choose…"), (Sex.FEMALE.value, "Female"), (Sex.MALE.value, "Male"), (Sex.UNSPECIFIED.value, "Unspecified (X)")]
+SEX_CHOICES = [("", "Choose…"), (Sex.FEMALE.value, "Female"), (Sex.MALE.value, "Male"),
+               (Sex.UNSPECIFIED.value, "Unspecified (X)")]
 
 
 def country_choices() -> list:  # type: ignore[type-arg]

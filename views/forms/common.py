@@ -19,7 +19,7 @@ class VersionedForm(FlaskForm):
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 class DateRange:
