@@ -140,9 +140,8 @@ def set_password_with_link(link: PasswordLink, password: str) -> User:
     return user
 
 
-def change_password(user: User, *, current: str, new: str) -> None:
-    if not verify_password(user.password_hash, current):
-        audit.record("user.password_change_failed", actor=user, obj=user)
+def change_password(user: User, *, current: str, new: str, ip: str | None = None) -> None:
+    if not _confirm_password(user, current, ip=ip, failed_action="user.password_change_failed"):
         raise DomainError("The current password is incorrect.")
     check_policy(new, user_inputs=(user.email, user.name))
     _set_password(user, new)
@@ -245,11 +244,20 @@ def authenticate(email: str, password: str, *, ip: str | None) -> User:
     return user
 
 
-def verify_identity(user: User, password: str) -> bool:
-    """Re-authentication before sensitive pages; a wrong password is audited."""
+def verify_identity(user: User, password: str, *, ip: str | None = None) -> bool:
+    """Re-authentication before sensitive pages; a wrong password is counted and audited."""
+    return _confirm_password(user, password, ip=ip, failed_action="auth.reauth_failed")
+
+
+def _confirm_password(user: User, password: str, *, ip: str | None, failed_action: str) -> bool:
+    """A signed-in user's password, checked under the sign-in throttle (raising LockedOut): else a
+    stolen session could guess the password without limit."""
+    keys = _throttle_keys(user.email, ip)
+    _check_locked(keys)
     if verify_password(user.password_hash, password):
         return True
-    audit.record("auth.reauth_failed", actor=user, obj=user)
+    _count_failure(keys)
+    audit.record(failed_action, actor=user, obj=user)
     return False
 
 

@@ -107,7 +107,7 @@ def search_events(*, user_id: int | None = None, case_reference: str | None = No
         query = query.where(AuditEvent.action.startswith(action.strip(), autoescape=True))
     if date_from:
         query = query.where(AuditEvent.at >= _day_start(date_from))
-    if date_to:
+    if date_to and date_to < dt.date.max:  # up to the last day there is means no upper bound
         query = query.where(AuditEvent.at < _day_start(date_to + dt.timedelta(days=1)))
     return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 

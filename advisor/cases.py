@@ -121,7 +121,14 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
 
 
 def get_visible_case(user: User, case_id: int) -> Case | None:
-    return db.session.scalar(visible_cases(user).where(Case.id == case_id))
+    return db.session.scalar(visible_cases(user).where(Case.id == case_id)
+                             .options(joinedload(Case.applicant), joinedload(Case.advisor)))
+
+
+def cases_of_applicant(user: User, applicant: Applicant) -> list[Case]:
+    """The applicant's cases this user may see, advisors loaded (templates never query)."""
+    return list(db.session.scalars(visible_cases(user).where(Case.applicant_id == applicant.id)
+                                   .options(joinedload(Case.advisor)).order_by(Case.id)))
 
 
 SORTS = {

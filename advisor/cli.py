@@ -1,20 +1,23 @@
-"""Command-line tools: `flask --app advisor create-admin | seed-demo`."""
+"""Command-line tools: `flask --app advisor create-admin | seed-demo | import-institutions | reassess`."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
 
 from models import Role, db
 
-from . import accounts, demo
+from . import accounts, assessments, demo, institutions
 from .errors import DomainError
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(import_institutions)
+    app.cli.add_command(reassess)
 
 
 @click.command("create-admin")
@@ -50,6 +53,42 @@ def seed_demo(password: str, url: str) -> None:
     db.session.commit()
     click.echo(f"Demo practice ready: {summary.applicants} applicants, {summary.cases} cases "
                f"({summary.created} new).")
+    click.echo(f"Institution registry: {summary.institutions} institutions ({summary.institutions_created} new).")
     click.echo(f"Sign in at {url.rstrip('/')}/auth/login with any of these accounts:")
     for user in summary.users:
         click.echo(f"  {user.role.value:8} {user.email:32} password: {password}")
+
+
+@click.command("reassess")
+def reassess() -> None:
+    """Re-run the assessment of every open case assessed under a rule set no longer in force."""
+    report = assessments.reassess_open_cases(by=None)
+    db.session.commit()
+    changed = [row for row in report if row.changed]
+    click.echo(f"Re-assessed {len(report)} open case(s) under {assessments.current_rule_set().id}; "
+               f"{len(changed)} changed outcome.")
+    for row in changed:
+        click.echo(f"  {row.case.reference}: {row.before} -> {row.after} (was {row.previous_rule_set})")
+
+
+@click.command("import-institutions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_institutions(file: Path) -> None:
+    """Import the institution registry from a CSV file (UTF-8) with the columns
+    name,country,aliases,rank,renowned,source; aliases are separated by |.
+
+    Existing institutions (same name and country) are updated. With any error nothing is imported.
+    """
+    try:
+        report = institutions.import_csv(institutions.decode_csv(file.read_bytes()), by=None)
+    except DomainError as refused:
+        report = institutions.ImportReport(errors=[str(refused)])
+    if report.errors:
+        db.session.rollback()
+        for error in report.errors:
+            click.echo(error, err=True)
+        click.echo(f"Nothing was imported from {file.name}.", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"Imported {file.name}: {report.created} created, {report.updated} updated, "
+               f"{report.unchanged} unchanged.")

@@ -48,6 +48,7 @@ class Defaults:
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     TRUSTED_PROXIES = 0
 
+    RULES_FOLDER: str | None = None  # default: the repository's rules/ folder
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own limits
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024
 
@@ -76,6 +77,8 @@ def _derive(app: Flask) -> None:
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = not development
     config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
+    if not config.get("RULES_FOLDER"):
+        config["RULES_FOLDER"] = str(Path(app.root_path).parent / "rules")
     config["SQLALCHEMY_DATABASE_URI"] = database_uri(config.get("DATABASE_URL"), Path(app.instance_path))
     config["PERMANENT_SESSION_LIFETIME"] = config["SESSION_ABSOLUTE_HOURS"] * 3600
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -7,6 +7,7 @@ timeout instead, and readers stay unblocked thanks to WAL.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -16,6 +17,9 @@ def configure_engine(engine: Engine, config: Any) -> None:
     if engine.dialect.name != "sqlite":
         return
     timeout = int(config["SQLITE_BUSY_TIMEOUT_MS"])
+    if engine.url.database and engine.url.database != ":memory:":
+        # SQLite creates the file but not its folder: a fresh install has no instance folder yet.
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

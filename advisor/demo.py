@@ -1,23 +1,27 @@
-"""A realistic demo practice: an admin, three advisors, about forty applicants, cases in every status.
+"""A realistic demo practice: an admin, three advisors, about forty applicants, cases in every status,
+and the starter institution registry.
 
-Deterministic (a fixed random seed) and idempotent: accounts are found by email and applicants by
-passport number, so running it again adds nothing.
+Deterministic (a fixed random seed) and idempotent: accounts are found by email, applicants by
+passport number and institutions by name and country, so running it again adds nothing.
 """
 from __future__ import annotations
 
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 
-from models import Applicant, Case, CaseStatus, Role, Sex, User, db
+from models import Applicant, Case, CaseStatus, Institution, Role, Sex, User, db
 
-from . import accounts, applicants, cases, consulates
+from . import accounts, applicants, cases, consulates, institutions
+from .errors import DomainError
 from .passwords import hash_password
 
 DEFAULT_PASSWORD = "k-visa demo practice"
 PRACTICE_DOMAIN = "advisor-demo.example"
+STARTER_REGISTRY = Path(__file__).parent / "data" / "institutions.csv"
 
 STAFF = [
     ("lead", "Maria Okafor", Role.ADMIN),
@@ -82,6 +86,8 @@ class Summary:
     applicants: int = 0
     cases: int = 0
     created: int = 0
+    institutions: int = 0
+    institutions_created: int = 0
 
 
 def _staff(password: str) -> list[User]:
@@ -116,6 +122,7 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None) -> S
     admin, advisors = staff[0], staff[1:]
     rng = random.Random(2025_10_01)
     summary = Summary(users=staff)
+    summary.institutions_created = _starter_registry(admin)
     for index, (family, given, chinese, sex, nationality, residence) in enumerate(PEOPLE):
         passport = _passport(rng, nationality)
         born = dt.date(1982, 1, 1) + dt.timedelta(days=rng.randrange(0, 21 * 365))
@@ -142,4 +149,13 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None) -> S
     db.session.flush()
     summary.applicants = db.session.scalar(select(db.func.count()).select_from(Applicant)) or 0
     summary.cases = db.session.scalar(select(db.func.count()).select_from(Case)) or 0
+    summary.institutions = db.session.scalar(select(db.func.count()).select_from(Institution)) or 0
     return summary
+
+
+def _starter_registry(admin: User) -> int:
+    """Import the starter institution registry (updating what is there); the number of new ones."""
+    report = institutions.import_csv(STARTER_REGISTRY.read_text(encoding="utf-8"), by=admin)
+    if report.errors:
+        raise DomainError(f"{STARTER_REGISTRY.name}: " + "; ".join(report.errors))
+    return report.created

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import time
+from itertools import chain
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, current_app, flash, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
 from sqlalchemy import select
 
@@ -69,6 +70,13 @@ def safe_next(target: str | None, default: str = "main.dashboard") -> str:
 
 
 def register_hardening(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # No field may hold a NUL: PostgreSQL refuses it in text (a 500), and no browser sends one.
+        fields = chain(request.args.items(multi=True), request.form.items(multi=True))
+        if any("\x00" in name or "\x00" in value for name, value in fields):
+            abort(400)
+
     @app.before_request
     def enforce_session_timeouts():  # type: ignore[no-untyped-def]
         if request.endpoint == "static" or not current_user.is_authenticated:

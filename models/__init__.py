@@ -3,9 +3,11 @@ from .applicant import Applicant, Sex
 from .audit import AuditEvent
 from .base import db, utcnow
 from .case import Case, CaseStatus, ReferenceCounter
+from .eligibility import Assessment, DegreeLevel, Education, Institution, Judgement, Position, PositionRole
 from .user import LoginThrottle, PasswordLink, Role, User
 
 __all__ = [
-    "Applicant", "AuditEvent", "Case", "CaseStatus", "LoginThrottle", "PasswordLink",
+    "Applicant", "Assessment", "AuditEvent", "Case", "CaseStatus", "DegreeLevel", "Education", "Institution",
+    "Judgement", "LoginThrottle", "PasswordLink", "Position", "PositionRole",
     "ReferenceCounter", "Role", "Sex", "User", "db", "utcnow",
 ]

@@ -8,6 +8,7 @@ whether a case they may not see exists.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -16,8 +17,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
-from advisor import applicants, cases
-from models import Applicant, AuditEvent, Case, CaseStatus, User, db
+from advisor import applicants, assessments, cases, institutions, records
+from models import Applicant, Assessment, AuditEvent, Case, CaseStatus, DegreeLevel, Education, User, db
 
 OBJECT_ARGUMENTS = {"case_id", "applicant_id"}
 # Routes that only an admin may use, whatever the object.
@@ -26,6 +27,8 @@ ADMIN_ONLY = {"applicants.delete", "cases.delete", "cases.reassign"}
 KNOWN_OBJECT_ENDPOINTS = {
     "applicants.detail", "applicants.edit", "applicants.delete",
     "cases.new", "cases.detail", "cases.edit", "cases.reassign", "cases.delete",
+    "records.new", "records.edit", "records.delete", "eligibility.case", "eligibility.past", "eligibility.run",
+    "eligibility.judge", "eligibility.summary",
 }
 MISSING_ID = 999_999
 
@@ -36,7 +39,11 @@ def object_rules(app: Flask) -> list[Rule]:
 
 
 def url(app: Flask, rule: Rule, *, case_id: int, applicant_id: int) -> str:
-    values = {"case_id": case_id, "applicant_id": applicant_id}
+    """The rule's URL for these ids; records and assessments are the real ones hanging off them."""
+    record = db.session.scalar(select(Education.id).where(Education.applicant_id == applicant_id).limit(1))
+    assessment = db.session.scalar(select(Assessment.id).where(Assessment.case_id == case_id).limit(1))
+    values = {"case_id": case_id, "applicant_id": applicant_id, "kind": "education",
+              "record_id": record or MISSING_ID, "assessment_id": assessment or MISSING_ID}
     adapter = app.url_map.bind("advisor.test")
     return adapter.build(rule.endpoint, {name: values[name] for name in rule.arguments})
 
@@ -84,26 +91,36 @@ def case_state(case_id: int) -> tuple[Any, ...]:
 def row_ids(response: Any, endpoint_prefix: str) -> list[int]:
     """Ids of the objects linked from the rows of a list table, in order."""
     soup = BeautifulSoup(response.data, "html.parser")
-    body = soup.select_one("table.table tbody")
-    if body is None:
-        return []
     ids = []
-    for link in body.select("a[href]"):
+    for link in soup.select("table.table tbody a[href]"):
         href = link["href"]
         if href.startswith(endpoint_prefix) and href[len(endpoint_prefix):].isdigit():
             ids.append(int(href[len(endpoint_prefix):]))
     return ids
 
 
+def with_records(case: Case, by: User) -> Case:
+    """A degree and an assessment hang off the case, so the routes that take their ids are walked too."""
+    institution = institutions.find_exact("Access Test Institute") or institutions.add_unverified(
+        "Access Test Institute", "GB", by=by)
+    records.add_education(case.applicant, records.EducationData(
+        level=DegreeLevel.MASTER, field_code="0533", institution=institution, awarded_on=dt.date(2020, 6, 30),
+        pending=False), by=by)
+    assessments.run(case, by=by)
+    db.session.commit()
+    return case
+
+
 @pytest.fixture
 def mine(make_case, advisor):  # type: ignore[no-untyped-def]
-    return make_case(advisor, family_name="Okafor", passport_number="OK1234567")
+    return with_records(make_case(advisor, family_name="Okafor", passport_number="OK1234567"), advisor)
 
 
 @pytest.fixture
 def theirs(make_case, other_advisor):  # type: ignore[no-untyped-def]
-    return make_case(other_advisor, family_name="Zyskowski", given_names="Zofia",
-                     chinese_name="张伟", passport_number="ZZ9988776", status=CaseStatus.READY)
+    return with_records(make_case(other_advisor, family_name="Zyskowski", given_names="Zofia",
+                                  chinese_name="张伟", passport_number="ZZ9988776", status=CaseStatus.READY),
+                        other_advisor)
 
 
 # The walk itself ------------------------------------------------------------------------------
@@ -114,7 +131,7 @@ def test_walk_finds_every_object_route(app):
     assert ADMIN_ONLY <= {rule.endpoint for rule in rules}
     # Every object route takes an integer id: a string id can never reach a lookup.
     for rule in rules:
-        for name in OBJECT_ARGUMENTS & rule.arguments:
+        for name in (OBJECT_ARGUMENTS | {"record_id", "assessment_id"}) & rule.arguments:
             assert f"<int:{name}>" in rule.rule, rule.rule
 
 

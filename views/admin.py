@@ -10,6 +10,7 @@ from .access import admin_required, recent_login_required, user
 from .editing import commit, show_conflict
 from .forms.admin import UserForm
 from .forms.common import ActionForm
+from .listing import list_args, paginate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -27,8 +28,8 @@ def get_user_or_404(user_id: int) -> User:
 @bp.get("/users")
 @recent_login_required
 def users():  # type: ignore[no-untyped-def]
-    page = db.paginate(select(User).order_by(User.active.desc(), User.name), per_page=50)
-    return render_template("admin/users.html", page=page, action_form=ActionForm())
+    page = paginate(select(User).order_by(User.active.desc(), User.name, User.id), per_page=50)
+    return render_template("admin/users.html", page=page, args=list_args(""), action_form=ActionForm())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

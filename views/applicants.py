@@ -1,7 +1,7 @@
 """Applicants: list, search, create (with the first case), view, edit, delete."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from advisor import applicants, cases
+from advisor import applicants, cases, records
 from advisor.errors import Conflict, DomainError
 from models import db
 
@@ -58,9 +58,9 @@ def new():  # type: ignore[no-untyped-def]
 @bp.get("/<int:applicant_id>")
 def detail(applicant_id: int):  # type: ignore[no-untyped-def]
     applicant = get_applicant_or_404(applicant_id)
-    visible = db.session.scalars(cases.visible_cases(user()).where(
-        cases.Case.applicant_id == applicant.id).order_by(cases.Case.id)).all()
-    return render_template("applicants/detail.html", applicant=applicant, cases=visible)
+    return render_template("applicants/detail.html", applicant=applicant,
+                           cases=cases.cases_of_applicant(user(), applicant),
+                           education=records.education_of(applicant), positions=records.positions_of(applicant))
 
 
 @bp.route("/<int:applicant_id>/edit", methods=["GET", "POST"])

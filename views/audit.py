@@ -20,7 +20,7 @@ def index():  # type: ignore[no-untyped-def]
     form.user.choices = choices([("", "Anyone"), *[(str(p.id), f"{p.name} <{p.email}>") for p in people]])
     form.validate()
     query = audit.search_events(
-        user_id=int(form.user.data) if (form.user.data or "").isdigit() else None,
+        user_id=int(form.user.data) if form.user.data and not form.user.errors else None,
         case_reference=form.case.data or None,
         action=form.action.data or None,
         date_from=form.date_from.data if not form.date_from.errors else None,

@@ -52,11 +52,16 @@ def logout():  # type: ignore[no-untyped-def]
 def confirm():  # type: ignore[no-untyped-def]
     form = ConfirmIdentityForm()
     if form.validate_on_submit():
-        if accounts.verify_identity(user(), form.password.data):
-            web.confirm_identity()
-            return redirect(web.safe_next(request.args.get("next")))
-        db.session.commit()
-        form.password.errors.append("The password is incorrect.")
+        try:
+            confirmed = accounts.verify_identity(user(), form.password.data, ip=request.remote_addr)
+        except DomainError as locked:
+            form.password.errors.append(str(locked))
+        else:
+            if confirmed:
+                web.confirm_identity()
+                return redirect(web.safe_next(request.args.get("next")))
+            db.session.commit()  # the failure counts and its audit event stay
+            form.password.errors.append("The password is incorrect.")
     return render_template("auth/confirm.html", form=form)
 
 
@@ -87,7 +92,8 @@ def change_password():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         me = user()
         try:
-            accounts.change_password(me, current=form.current.data, new=form.password.data)
+            accounts.change_password(me, current=form.current.data, new=form.password.data,
+                                     ip=request.remote_addr)
         except WeakPassword as weak:
             form.password.errors.append(str(weak))
         except DomainError as refused:

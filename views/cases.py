@@ -1,7 +1,7 @@
 """Cases: list, search, open another case for an applicant, view, edit, reassign, delete."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from advisor import audit, cases, consulates
+from advisor import assessments, audit, cases, consulates
 from advisor.errors import Conflict, DomainError
 from models import User, db
 
@@ -54,7 +54,10 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
     if user().is_admin:
         reassign = ReassignForm(version=case.version, advisor_id=case.advisor_id)
         reassign.advisor_id.choices = choices([(p.id, p.name) for p in cases.assignable_advisors()])
+    latest = assessments.latest(case)
     return render_template("cases/detail.html", case=case, applicant=case.applicant, reassign=reassign,
+                           assessment=latest, final=assessments.final_outcome(latest) if latest else None,
+                           superseded=assessments.is_superseded(latest) if latest else False,
                            consulate=consulates.get(case.consulate_code), history=audit.case_history(case.id))
 
 

@@ -28,5 +28,11 @@ def list_args(default_sort: str) -> ListArgs:
     return ListArgs(q=request.args.get("q", "").strip()[:100], sort=request.args.get("sort", default_sort)[:30])
 
 
-def paginate(query: Select[Any]) -> Pagination:
-    return db.paginate(query, per_page=current_app.config["PAGE_SIZE"], max_per_page=100, error_out=False)
+# Far beyond any real list; a bigger page number would overflow the database's OFFSET (a 500).
+MAX_PAGE = 100_000
+
+
+def paginate(query: Select[Any], per_page: int | None = None) -> Pagination:
+    page = request.args.get("page", 1, type=int)
+    return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page or current_app.config["PAGE_SIZE"],
+                       max_per_page=100, error_out=False)

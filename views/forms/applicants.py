@@ -16,6 +16,9 @@ from .cases import CaseFieldsMixin
 from .common import DateRange, VersionedForm, choices, strip, today
 
 PASSPORT_SHAPE = re.compile(r"^[A-Z0-9]{5,12}$")
+# CJK ideographs with extensions A to H (rare characters in names are often outside the BMP), 〇, and
+# the middle dots and spaces of transliterated foreign names.
+CHINESE_NAME = re.compile(r"[\u3007\u3400-\u9fff\uf900-\ufaff\U00020000-\U000323af·・ ]+")
 SEX_CHOICES = [("", "Choose…"), (Sex.FEMALE.value, "Female"), (Sex.MALE.value, "Male"),
                (Sex.UNSPECIFIED.value, "Unspecified (X)")]
 
@@ -74,7 +77,7 @@ class ApplicantFields(FlaskForm):
             raise ValidationError("The passport cannot be issued before the date of birth.")
 
     def validate_chinese_name(self, field: StringField) -> None:
-        if field.data and not re.fullmatch(r"[\u3400-\u9fff\uf900-\ufaff·・ ]+", field.data):
+        if field.data and not CHINESE_NAME.fullmatch(field.data):
             raise ValidationError("Use Chinese characters only.")
 
     def applicant_data(self) -> ApplicantData:

@@ -10,7 +10,7 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    user = SelectField("User", coerce=str, validate_choice=False)
+    user = SelectField("User", coerce=str, default="")
     case = StringField("Case reference", validators=[Optional(), Length(max=20)], filters=[strip])
     action = StringField("Action", validators=[Optional(), Length(max=64)], filters=[strip],
                          description="e.g. case.update or auth.")

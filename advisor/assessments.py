@@ -1,0 +1,183 @@
+"""Assessing a case: run the engine on the applicant's records, keep an immutable snapshot, record the
+advisor's judgements, and re-assess open cases when a new rule-set version comes into force.
+
+Whether an assessment is superseded is derived, never stored: it is when its rule set is no longer
+the one in force.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from models import Assessment, Case, CaseStatus, Judgement, User, db, utcnow
+
+from . import audit, isced, records
+from . import eligibility as engine
+from .errors import DomainError
+
+OPEN_STATUSES = [s for s in CaseStatus if s.is_open]
+
+
+# Rule sets ---------------------------------------------------------------------------------------
+
+def load_into(app: Any) -> None:
+    """Load and validate every rule-set file at start; a broken file stops the app with its message."""
+    folder = Path(app.config["RULES_FOLDER"])
+    app.extensions["advisor.rule_sets"] = engine.load_rule_sets(folder)
+
+
+def rule_sets() -> dict[str, engine.RuleSet]:
+    return current_app.extensions["advisor.rule_sets"]  # type: ignore[no-any-return]
+
+
+def current_rule_set(on: dt.date | None = None) -> engine.RuleSet:
+    return engine.current_rule_set(rule_sets(), on or utcnow().date())
+
+
+def is_superseded(assessment: Assessment) -> bool:
+    return assessment.rule_set_id != current_rule_set().id
+
+
+# Inputs and results ---------------------------------------------------------------------------------
+
+def _institution(institution: Any) -> engine.Institution:
+    return engine.Institution(name=institution.name, country=institution.country, renowned=institution.renowned,
+                              rank=institution.rank, verified=institution.verified)
+
+
+def inputs_for(case: Case) -> engine.Inputs:
+    applicant = case.applicant
+    education = tuple(
+        engine.Education(level=e.level.value, field_code=e.field_code, field_name=isced.name(e.field_code),
+                         institution=_institution(e.institution), awarded_on=e.awarded_on, pending=e.pending,
+                         ref=f"education:{e.id}")
+        for e in records.education_of(applicant))
+    positions = tuple(
+        engine.Position(role=p.role.value, field_code=p.field_code, field_name=isced.name(p.field_code),
+                        institution=_institution(p.institution), started_on=p.started_on, ended_on=p.ended_on,
+                        ref=f"position:{p.id}")
+        for p in records.positions_of(applicant))
+    return engine.Inputs(born_on=applicant.born_on, education=education, positions=positions)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def criteria_of(assessment: Assessment) -> tuple[engine.Criterion, ...]:
+    return tuple(engine.Criterion(code=c["code"], result=c["result"], reason=c["reason"], status=c["status"],
+                                  evidence=tuple(c.get("evidence", ())), documents=tuple(c.get("documents", ())))
+                 for c in assessment.criteria)
+
+
+def final_outcome(assessment: Assessment) -> str:
+    """The outcome once the advisor's judgements are applied to the criteria that need one."""
+    judgements = {j.criterion: j.decision for j in assessment.judgements}
+    return engine.outcome_of(criteria_of(assessment), judgements)
+
+
+def open_judgements(assessment: Assessment) -> list[engine.Criterion]:
+    judged = {j.criterion for j in assessment.judgements}
+    return [c for c in criteria_of(assessment) if c.needs_judgement and c.code not in judged]
+
+
+# Operations ---------------------------------------------------------------------------------------
+
+def run(case: Case, *, by: User | None, on: dt.date | None = None) -> Assessment:
+    """Assess the case now under the rule set in force, and keep the snapshot."""
+    on = on or utcnow().date()
+    rules = current_rule_set(on)
+    inputs = inputs_for(case)
+    result = engine.assess(inputs, rules, on)
+    assessment = Assessment(
+        case=case, rule_set_id=rules.id, assessed_on=on, outcome=result.outcome, pathway=result.pathway,
+        inputs=_jsonable(asdict(inputs)), created_by_id=by.id if by else None,
+        criteria=[_jsonable({**asdict(c), "evidence": list(c.evidence), "documents": list(c.documents)})
+                  for c in result.criteria],
+    )
+    db.session.add(assessment)
+    db.session.flush()
+    audit.record("assessment.create", actor=by, obj=assessment, case_id=case.id,
+                 details={"rule_set": rules.id, "outcome": result.outcome})
+    return assessment
+
+
+def judge(assessment: Assessment, criterion: str, decision: str, note: str, *, by: User) -> Judgement:
+    """Record the advisor's decision on a criterion the engine left open, on the latest assessment."""
+    if decision not in (engine.PASS, engine.FAIL):
+        raise DomainError("Decide pass or fail.")
+    if not note.strip():
+        raise DomainError("Say why: the note is what the decision rests on.")
+    if latest(assessment.case) is not assessment:
+        raise DomainError("Only the latest assessment can be judged.")
+    if is_superseded(assessment):
+        raise DomainError("This assessment was made under an older rule set. Re-run it first.")
+    target = next((c for c in criteria_of(assessment) if c.code == criterion), None)
+    if target is None or not target.needs_judgement:
+        raise DomainError("This criterion was settled by the rules and cannot be judged.")
+    if any(j.criterion == criterion for j in assessment.judgements):
+        raise DomainError("This criterion has been judged already. Re-run the assessment to judge it again.")
+    judgement = Judgement(assessment=assessment, criterion=criterion, decision=decision, note=note.strip(),
+                          created_by_id=by.id)
+    db.session.add(judgement)
+    db.session.flush()
+    audit.record("assessment.judge", actor=by, obj=assessment, case_id=assessment.case_id,
+                 details={"criterion": criterion, "decision": decision, "note": note.strip()})
+    return judgement
+
+
+def latest(case: Case) -> Assessment | None:
+    return db.session.scalar(select(Assessment).where(Assessment.case_id == case.id)
+                             .order_by(Assessment.id.desc()).limit(1))
+
+
+def history(case: Case) -> list[Assessment]:
+    return list(db.session.scalars(select(Assessment).where(Assessment.case_id == case.id)
+                                   .order_by(Assessment.id.desc())))
+
+
+@dataclass(frozen=True)
+class Reassessed:
+    case: Case
+    before: str
+    after: str
+    previous_rule_set: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def reassess_open_cases(*, by: User | None, on: dt.date | None = None) -> list[Reassessed]:
+    """Re-run every open case whose latest assessment was made under a rule set no longer in force.
+
+    Returns one row per re-run case, with the final outcome before (judgements included) and the
+    engine's outcome after; judgements do not carry over to the new rule set.
+    """
+    rules = current_rule_set(on)
+    report = []
+    cases = db.session.scalars(select(Case).where(Case.deleted_at.is_(None), Case.status.in_(OPEN_STATUSES))
+                               .order_by(Case.id))
+    for case in cases:
+        previous = latest(case)
+        if previous is None or previous.rule_set_id == rules.id:
+            continue
+        before = final_outcome(previous)
+        fresh = run(case, by=by, on=on)
+        report.append(Reassessed(case=case, before=before, after=fresh.outcome,
+                                 previous_rule_set=previous.rule_set_id))
+    audit.record("assessment.reassess", actor=by, details={"rule_set": rules.id, "cases": len(report),
+                                                           "changed": sum(r.changed for r in report)})
+    return report
+
