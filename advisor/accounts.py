@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from models import LoginThrottle, PasswordLink, Role, User, db, utcnow
 
@@ -86,7 +86,18 @@ def update_user(user: User, *, email: str, name: str, role: Role, version: int, 
     user.email, user.name, user.role = email, name.strip(), role
     diff = audit.changes(user)
     if diff:
+        _bump_version(user, version)
         audit.record("user.update", actor=by, obj=user, details=diff)
+
+
+def _bump_version(user: User, seen: int) -> None:
+    """Move the version on in the database only if it is still the one the editor saw: of two
+    concurrent saves, the second raises Conflict."""
+    moved = db.session.execute(update(User).where(User.id == user.id, User.version == seen)
+                               .values(version=seen + 1).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise Conflict()
+    db.session.expire(user, ["version"])
 
 
 def set_active(user: User, active: bool, *, by: User) -> None:

@@ -34,9 +34,9 @@ class User(db.Model):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Bumped only by an edit of the account itself (name, email, role), so signing in, which writes
+    # login bookkeeping to this row, never turns an admin's open edit form into a false conflict.
     version: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version}
 
     # Flask-Login protocol -------------------------------------------------------------------
     @property

@@ -186,3 +186,25 @@ def test_the_default_sqlite_database_works_before_the_instance_folder_exists(tmp
         assert db.session.execute(text("SELECT 1")).scalar() == 1
         db.engine.dispose()
     assert (instance / "advisor.sqlite3").exists()
+
+
+def test_a_sign_in_does_not_make_an_admins_open_edit_a_conflict(client, auth, admin, make_user, app):
+    from models import User, db
+
+    other = make_user(email="signer@example.org", name="Sam Signer")
+    seen = other.version
+    signer = app.test_client()
+    assert signer.post("/auth/login", data={"email": other.email, "password": PASSWORD}).status_code == 302
+    auth.login(admin.email)
+    response = client.post(f"/admin/users/{other.id}/edit",
+                           data={"name": "Sam Signer-Smith", "email": other.email, "role": "advisor",
+                                 "version": str(seen)})
+    assert response.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(User, other.id)
+    assert saved.name == "Sam Signer-Smith" and saved.version == seen + 1
+    stale = client.post(f"/admin/users/{other.id}/edit",
+                        data={"name": "Stale Name", "email": other.email, "role": "advisor", "version": str(seen)})
+    assert stale.status_code == 200 and b"Someone else saved this record" in stale.data
+    db.session.expire_all()
+    assert db.session.get(User, other.id).name == "Sam Signer-Smith"
