@@ -6,6 +6,7 @@ Plain unit tests: no app, no database. Broken variants start from the real file'
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,15 @@ def test_current_rule_set_does_not_depend_on_file_order(tmp_path: Path) -> None:
     rule_sets = load_rule_sets(tmp_path)
     assert current_rule_set(rule_sets, dt.date(2026, 12, 31)).id == "k-2026-06"
     assert current_rule_set(rule_sets, dt.date(2027, 1, 1)).id == "a-2027-01"
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ('note = "No official age limit', 'nota = "No official age limit', "age.nota"),
+    ("min = 18", "minimum = 18\nmin = 18", "age.minimum"),
+    ('id = "k-2025-10"', 'id = "k-2025-10"\nauthor = "x"', "author"),
+])
+def test_unknown_keys_are_refused(tmp_path, old, new, field):
+    source = (Path(__file__).resolve().parent.parent / "rules" / "k-2025-10.toml").read_text()
+    assert old in source
+    with pytest.raises(RuleSetError, match=rf"^k-2025-10\.toml: {re.escape(field)}: is not a known field"):
+        parse_rule_set(source.replace(old, new, 1), "k-2025-10.toml")

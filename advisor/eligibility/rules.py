@@ -117,6 +117,13 @@ class _Reader:
     def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
         return self.get(data, key, dict, f"[{key}]")  # type: ignore[no-any-return]
 
+    def only(self, table: dict[str, Any], where: str, allowed: set[str]) -> None:
+        """A misspelt key would silently fall back to nothing: refuse keys the format does not have."""
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            field = f"{where}.{unknown[0]}" if where else unknown[0]
+            raise self.fail(field, f"is not a known field (known: {', '.join(sorted(allowed))})")
+
     def provenance(self, table: dict[str, Any], section: str) -> dict[str, Any]:
         status = self.get(table, "status", str, f"{section}.status")
         if status not in STATUSES:
@@ -188,7 +195,7 @@ def parse_rule_set(text: str, filename: str) -> RuleSet:
         raise read.fail("teaching_research_path.roles", "must list teaching and/or research")
 
     sponsor_t = read.table(data, "no_sponsor")
-    return RuleSet(
+    rule_set = RuleSet(
         id=rule_id,
         title=read.get(data, "title", str, "title"),
         effective_from=effective,
@@ -201,6 +208,14 @@ def parse_rule_set(text: str, filename: str) -> RuleSet:
         no_sponsor=Parameter(**read.provenance(sponsor_t, "no_sponsor")),
         path=filename,
     )
+    # Last, so a renamed required field is reported as missing rather than as unknown.
+    read.only(data, "", {"id", "title", "effective_from", *SECTIONS})
+    provenance = {"status", "sources", "note"}
+    for section, own in (("age", {"min", "max"}), ("minimum_degree", {"level"}), ("stem_fields", {"codes"}),
+                         ("renowned_institution", {"policy", "rank_threshold"}),
+                         ("teaching_research_path", {"roles"}), ("no_sponsor", set())):
+        read.only(data[section], section, own | provenance)
+    return rule_set
 
 
 def load_rule_sets(folder: Path) -> dict[str, RuleSet]:
