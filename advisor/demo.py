@@ -13,9 +13,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from models import Applicant, Case, CaseStatus, Institution, Role, Sex, User, db
+from models import Applicant, Case, CaseStatus, DegreeLevel, Institution, PositionRole, Role, Sex, User, db
 
-from . import accounts, applicants, cases, consulates, institutions
+from . import accounts, applicants, assessments, cases, consulates, institutions, records
 from .errors import DomainError
 from .passwords import hash_password
 
@@ -122,7 +122,8 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None) -> S
     admin, advisors = staff[0], staff[1:]
     rng = random.Random(2025_10_01)
     summary = Summary(users=staff)
-    summary.institutions_created = _starter_registry(admin)
+    known_before = db.session.scalar(select(db.func.count()).select_from(Institution)) or 0
+    _starter_registry(admin)
     for index, (family, given, chinese, sex, nationality, residence) in enumerate(PEOPLE):
         passport = _passport(rng, nationality)
         born = dt.date(1982, 1, 1) + dt.timedelta(days=rng.randrange(0, 21 * 365))
@@ -145,17 +146,59 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None) -> S
         ), advisor=advisor, by=admin)
         # The demo shows every status; real cases move only through the workflow's guarded steps.
         case.status = status
+        _background(applicant, index, random.Random(index), today, by=advisor)  # own draws: idempotent
+        if status != CaseStatus.INTAKE:
+            assessments.run(case, by=advisor, on=today)
         summary.created += 1
     db.session.flush()
     summary.applicants = db.session.scalar(select(db.func.count()).select_from(Applicant)) or 0
     summary.cases = db.session.scalar(select(db.func.count()).select_from(Case)) or 0
     summary.institutions = db.session.scalar(select(db.func.count()).select_from(Institution)) or 0
+    summary.institutions_created = summary.institutions - known_before
     return summary
 
 
-def _starter_registry(admin: User) -> int:
-    """Import the starter institution registry (updating what is there); the number of new ones."""
+# (level, ISCED-F field, pending?) by applicant; every seventh has a research position instead.
+DEGREES = [("master", "0533", False), ("doctorate", "0613", False), ("bachelor", "0714", False),
+           ("master", "0311", False), ("doctorate", "0512", True), ("master", "0541", False),
+           ("bachelor", "0732", False), ("master", "0912", False)]
+LOCAL_INSTITUTIONS = {"NG": "University of Lagos", "KE": "University of Nairobi", "ET": "Addis Ababa University",
+                      "BD": "University of Dhaka", "LK": "University of Colombo", "PH": "University of the Philippines"}
+
+
+def _institution_for(country: str, rng: random.Random, by: User) -> Institution:
+    """A registry institution of the applicant's country, a local one still to be verified, or abroad."""
+    if country in LOCAL_INSTITUTIONS:
+        name = LOCAL_INSTITUTIONS[country]
+        return institutions.find_exact(name) or institutions.add_unverified(name, country, by=by)
+    at_home = list(db.session.scalars(select(Institution).where(Institution.country == country,
+                                                                Institution.verified.is_(True))
+                                      .order_by(Institution.name)))
+    if at_home:
+        return at_home[rng.randrange(len(at_home))]
+    abroad = list(db.session.scalars(select(Institution).where(Institution.verified.is_(True))
+                                     .order_by(Institution.name)))
+    return abroad[rng.randrange(len(abroad))]
+
+
+def _background(applicant: Applicant, index: int, rng: random.Random, today: dt.date, *, by: User) -> None:
+    institution = _institution_for(applicant.nationality, rng, by)
+    level, field_code, pending = DEGREES[index % len(DEGREES)]
+    if index % 7 == 6:
+        records.add_position(applicant, records.PositionData(
+            role=PositionRole.RESEARCH, field_code="0533", institution=institution,
+            started_on=today - dt.timedelta(days=rng.randrange(200, 1500)), ended_on=None), by=by)
+        return
+    if index % 11 == 10:
+        return  # nothing recorded yet: the assessment says what is missing
+    awarded = None if pending else today - dt.timedelta(days=rng.randrange(300, 3000))
+    records.add_education(applicant, records.EducationData(
+        level=DegreeLevel(level), field_code=field_code, institution=institution, awarded_on=awarded,
+        pending=pending), by=by)
+
+
+def _starter_registry(admin: User) -> None:
+    """Import the starter institution registry, updating what is there."""
     report = institutions.import_csv(STARTER_REGISTRY.read_text(encoding="utf-8"), by=admin)
     if report.errors:
         raise DomainError(f"{STARTER_REGISTRY.name}: " + "; ".join(report.errors))
-    return report.created

@@ -68,6 +68,15 @@ def test_seed_demo_builds_a_realistic_practice_idempotently(runner, client):
     for advisor in (u for u in users if u.role == Role.ADVISOR):
         assert db.session.scalar(select(func.count()).select_from(Case).where(Case.advisor_id == advisor.id)) >= 10
 
+    # Degrees, positions and assessments make the eligibility pages real: every outcome appears.
+    from advisor import assessments
+    from models import Assessment, Education, Position
+
+    assert db.session.scalar(select(func.count()).select_from(Education)) >= 30
+    assert db.session.scalar(select(func.count()).select_from(Position)) >= 3
+    outcomes = {assessments.final_outcome(a) for a in db.session.scalars(select(Assessment))}
+    assert outcomes == {"eligible", "needs_review", "not_eligible"}
+
     # It prints how to log in, and that login works.
     match = re.search(r"advisor\s+(\S+@\S+)\s+password: (.+)", first.output)
     assert match, first.output
