@@ -108,6 +108,7 @@ def run(case: Case, *, by: User | None, on: dt.date | None = None) -> Assessment
     )
     db.session.add(assessment)
     db.session.flush()
+    case.outcome, case.rule_set_id = result.outcome, rules.id
     audit.record("assessment.create", actor=by, obj=assessment, case_id=case.id,
                  details={"rule_set": rules.id, "outcome": result.outcome})
     return assessment
@@ -132,6 +133,8 @@ def judge(assessment: Assessment, criterion: str, decision: str, note: str, *, b
                           created_by_id=by.id)
     db.session.add(judgement)
     db.session.flush()
+    db.session.refresh(assessment, ["judgements"])
+    assessment.case.outcome = final_outcome(assessment)
     audit.record("assessment.judge", actor=by, obj=assessment, case_id=assessment.case_id,
                  details={"criterion": criterion, "decision": decision, "note": note.strip()})
     return judgement

@@ -32,11 +32,11 @@ class Applicant(db.Model):
              values_callable=lambda e: [m.value for m in e])
     )
     born_on: Mapped[dt.date]
-    nationality: Mapped[str] = mapped_column(String(2))
+    nationality: Mapped[str] = mapped_column(String(2), index=True)
     residence_country: Mapped[str] = mapped_column(String(2))
     passport_number: Mapped[str] = mapped_column(String(20), index=True)
     passport_issued_on: Mapped[dt.date]
-    passport_expires_on: Mapped[dt.date]
+    passport_expires_on: Mapped[dt.date] = mapped_column(index=True)
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     notes: Mapped[str] = mapped_column(Text, default="")

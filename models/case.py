@@ -43,9 +43,12 @@ class Case(db.Model):
     planned_submission_on: Mapped[dt.date | None]
     intended_entry_on: Mapped[dt.date | None]
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The latest assessment's final outcome and rule set, kept here so lists filter on them cheaply.
+    outcome: Mapped[str | None] = mapped_column(String(16), index=True)
+    rule_set_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, index=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -68,3 +71,40 @@ class ReferenceCounter(db.Model):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseTransition(db.Model):
+    """One move of a case through the workflow: who, when, from, to and why."""
+
+    __tablename__ = "case_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[CaseStatus] = mapped_column(
+        Enum(CaseStatus, name="transition_from", native_enum=False, create_constraint=True, length=16,
+             values_callable=lambda e: [m.value for m in e]))
+    to_status: Mapped[CaseStatus] = mapped_column(
+        Enum(CaseStatus, name="transition_to", native_enum=False, create_constraint=True, length=16,
+             values_callable=lambda e: [m.value for m in e]))
+    note: Mapped[str] = mapped_column(Text, default="")
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    by: Mapped[User | None] = relationship()
+
+
+class Task(db.Model):
+    """A to-do on a case with a due date; open tasks due soon drive the dashboard's deadlines."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[dt.date | None] = mapped_column(index=True)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    case: Mapped[Case] = relationship()

@@ -1,14 +1,14 @@
 """Cases: list, search, open another case for an applicant, view, edit, reassign, delete."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from advisor import assessments, audit, cases, consulates
+from advisor import assessments, audit, cases, consulates, readiness, workflow
 from advisor.errors import Conflict, DomainError
-from models import User, db
+from models import CaseStatus, User, db
 
 from .access import admin_required, get_applicant_or_404, get_case_or_404, require_login, user
 from .applicants import advisor_choices
 from .editing import commit, show_conflict
-from .forms.cases import CaseForm, OpenCaseForm, ReassignForm
+from .forms.cases import CaseForm, OpenCaseForm, ReassignForm, StatusForm
 from .forms.common import ActionForm, choices
 from .listing import list_args, paginate
 
@@ -55,7 +55,11 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
         reassign = ReassignForm(version=case.version, advisor_id=case.advisor_id)
         reassign.advisor_id.choices = choices([(p.id, p.name) for p in cases.assignable_advisors()])
     latest = assessments.latest(case)
+    status_form = StatusForm()
+    status_form.status.choices = choices([(s.value, s.value.capitalize()) for s in workflow.next_statuses(case)])
     return render_template("cases/detail.html", case=case, applicant=case.applicant, reassign=reassign,
+                           problems=[(p, url_for(p.endpoint, **p.args)) for p in readiness.problems(case)],
+                           status_form=status_form, transitions=workflow.timeline(case),
                            assessment=latest, final=assessments.final_outcome(latest) if latest else None,
                            superseded=assessments.is_superseded(latest) if latest else False,
                            consulate=consulates.get(case.consulate_code), history=audit.case_history(case.id))
@@ -82,6 +86,25 @@ def edit(case_id: int):  # type: ignore[no-untyped-def]
             flash("Case saved.", "success")
             return redirect(url_for("cases.detail", case_id=case.id))
     return render_template("cases/edit.html", form=form, case=case, differences=differences)
+
+
+@bp.post("/<int:case_id>/status")
+def change_status(case_id: int):  # type: ignore[no-untyped-def]
+    case = get_case_or_404(case_id)
+    form = StatusForm()
+    form.status.choices = choices([(s.value, s.value) for s in workflow.next_statuses(case)])
+    if not form.validate_on_submit():
+        flash("Choose one of the next statuses offered.", "error")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    try:
+        workflow.move(case, CaseStatus(form.status.data), by=user(), note=form.note.data or "")
+    except DomainError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash(f"{case.reference} is now {case.status.value}.", "success")
+    return redirect(url_for("cases.detail", case_id=case.id))
 
 
 @bp.post("/<int:case_id>/reassign")

@@ -50,3 +50,9 @@ class OpenCaseForm(CaseFieldsMixin):
 
 class ReassignForm(VersionedForm):
     advisor_id = SelectField("Assign to", coerce=int, validate_choice=True)
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("Move to", validators=[DataRequired("Choose a status.")])
+    note = TextAreaField("Note", validators=[Length(max=2000)], filters=[strip],
+                         description="Required for a decision or a withdrawal; kept in the case history.")

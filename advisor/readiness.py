@@ -1,0 +1,78 @@
+"""The readiness check: every problem that blocks a case from being ready, with a plain message and
+where it is fixed. One function, used by the case page, the workflow's guards and the dashboard.
+
+Document and packet problems join this list as those features land.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from models import Case
+
+from . import assessments
+from . import eligibility as engine
+
+PASSPORT_VALID_MONTHS = 6
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+    endpoint: str  # where it is fixed: a view name and its arguments, turned into a link by the view
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later, or the month's last day when it has none (31 Aug + 6 → 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def passport_too_short(expires_on: dt.date, submission_on: dt.date) -> bool:
+    """Chinese missions want the passport valid at least six months after the application date."""
+    return expires_on < add_months(submission_on, PASSPORT_VALID_MONTHS)
+
+
+def problems(case: Case, *, today: dt.date | None = None) -> list[Problem]:
+    """What stops this case from being ready, in the order an advisor fixes things."""
+    found: list[Problem] = []
+    applicant = case.applicant
+    eligibility = ("eligibility.case", {"case_id": case.id})
+    latest = assessments.latest(case)
+    if latest is None:
+        found.append(Problem("no_assessment", "Eligibility has not been assessed yet.", *eligibility))
+    elif assessments.is_superseded(latest):
+        found.append(Problem(
+            "superseded_rules",
+            f"Eligibility was assessed under {latest.rule_set_id}; the rules in force are now "
+            f"{assessments.current_rule_set().id}. Re-run the assessment.", *eligibility))
+    else:
+        outcome = assessments.final_outcome(latest)
+        if outcome == engine.NOT_ELIGIBLE:
+            found.append(Problem("not_eligible", "The latest assessment finds the applicant not eligible.",
+                                 *eligibility))
+        elif outcome == engine.NEEDS_REVIEW:
+            count = len(assessments.open_judgements(latest))
+            what = f"{count} criterion needs" if count == 1 else f"{count} criteria need"
+            found.append(Problem("needs_review", f"{what} your judgement before the case can be ready.",
+                                 *eligibility))
+    if case.planned_submission_on is None:
+        found.append(Problem("no_submission_date", "Set the planned submission date: the passport check "
+                             "counts from it.", "cases.edit", {"case_id": case.id}))
+    elif passport_too_short(applicant.passport_expires_on, case.planned_submission_on):
+        found.append(Problem(
+            "passport_expiring",
+            f"The passport expires on {applicant.passport_expires_on.isoformat()}, less than "
+            f"{PASSPORT_VALID_MONTHS} months after the planned submission on "
+            f"{case.planned_submission_on.isoformat()}.",
+            "applicants.edit", {"applicant_id": applicant.id}))
+    return found
