@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import Case
+from models import Case, CaseStatus
 
 from . import assessments
 from . import eligibility as engine
@@ -65,14 +65,25 @@ def problems(case: Case, *, today: dt.date | None = None) -> list[Problem]:
             what = f"{count} criterion needs" if count == 1 else f"{count} criteria need"
             found.append(Problem("needs_review", f"{what} your judgement before the case can be ready.",
                                  *eligibility))
-    if case.planned_submission_on is None:
+    today = today or dt.date.today()
+    planned = case.planned_submission_on
+    if planned is None:
         found.append(Problem("no_submission_date", "Set the planned submission date: the passport check "
                              "counts from it.", "cases.edit", {"case_id": case.id}))
-    elif passport_too_short(applicant.passport_expires_on, case.planned_submission_on):
+        return found
+    not_yet_submitted = case.status in (CaseStatus.INTAKE, CaseStatus.COLLECTING, CaseStatus.READY)
+    if not_yet_submitted and planned < today:
+        found.append(Problem("submission_date_passed",
+                             f"The planned submission date {planned.isoformat()} has passed: set a new one.",
+                             "cases.edit", {"case_id": case.id}))
+    # Until the application is filed, the passport must last six months past whichever comes later.
+    submission = max(planned, today) if not_yet_submitted else planned
+    if passport_too_short(applicant.passport_expires_on, submission):
         found.append(Problem(
             "passport_expiring",
             f"The passport expires on {applicant.passport_expires_on.isoformat()}, less than "
-            f"{PASSPORT_VALID_MONTHS} months after the planned submission on "
-            f"{case.planned_submission_on.isoformat()}.",
+            f"{PASSPORT_VALID_MONTHS} months after the "
+            f"{'planned submission' if submission == planned else 'earliest possible submission'} on "
+            f"{submission.isoformat()}.",
             "applicants.edit", {"applicant_id": applicant.id}))
     return found
