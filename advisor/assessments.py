@@ -45,7 +45,7 @@ def is_superseded(assessment: Assessment) -> bool:
 
 # Inputs and results ---------------------------------------------------------------------------------
 
-def _institution(institution: Any) -> engine.Institution:
+def institution_input(institution: Any) -> engine.Institution:
     return engine.Institution(name=institution.name, country=institution.country, renowned=institution.renowned,
                               rank=institution.rank, verified=institution.verified)
 
@@ -54,12 +54,12 @@ def inputs_for(case: Case) -> engine.Inputs:
     applicant = case.applicant
     education = tuple(
         engine.Education(level=e.level.value, field_code=e.field_code, field_name=isced.name(e.field_code),
-                         institution=_institution(e.institution), awarded_on=e.awarded_on, pending=e.pending,
+                         institution=institution_input(e.institution), awarded_on=e.awarded_on, pending=e.pending,
                          ref=f"education:{e.id}")
         for e in records.education_of(applicant))
     positions = tuple(
         engine.Position(role=p.role.value, field_code=p.field_code, field_name=isced.name(p.field_code),
-                        institution=_institution(p.institution), started_on=p.started_on, ended_on=p.ended_on,
+                        institution=institution_input(p.institution), started_on=p.started_on, ended_on=p.ended_on,
                         ref=f"position:{p.id}")
         for p in records.positions_of(applicant))
     return engine.Inputs(born_on=applicant.born_on, education=education, positions=positions)
@@ -94,23 +94,28 @@ def open_judgements(assessment: Assessment) -> list[engine.Criterion]:
 
 # Operations ---------------------------------------------------------------------------------------
 
+def snapshot(inputs: engine.Inputs, rules: engine.RuleSet, on: dt.date) -> dict[str, Any]:
+    """The columns of an assessment of `inputs` under `rules` on `on`: the engine's result and what it
+    rested on, as plain JSON, so the record never changes when the applicant's records do."""
+    result = engine.assess(inputs, rules, on)
+    return dict(
+        rule_set_id=rules.id, assessed_on=on, outcome=result.outcome, pathway=result.pathway,
+        inputs=_jsonable(asdict(inputs)),
+        criteria=[_jsonable({**asdict(c), "evidence": list(c.evidence), "documents": list(c.documents)})
+                  for c in result.criteria],
+    )
+
+
 def run(case: Case, *, by: User | None, on: dt.date | None = None) -> Assessment:
     """Assess the case now under the rule set in force, and keep the snapshot."""
     on = on or utcnow().date()
     rules = current_rule_set(on)
-    inputs = inputs_for(case)
-    result = engine.assess(inputs, rules, on)
-    assessment = Assessment(
-        case=case, rule_set_id=rules.id, assessed_on=on, outcome=result.outcome, pathway=result.pathway,
-        inputs=_jsonable(asdict(inputs)), created_by_id=by.id if by else None,
-        criteria=[_jsonable({**asdict(c), "evidence": list(c.evidence), "documents": list(c.documents)})
-                  for c in result.criteria],
-    )
+    assessment = Assessment(case=case, created_by_id=by.id if by else None, **snapshot(inputs_for(case), rules, on))
     db.session.add(assessment)
     db.session.flush()
-    case.outcome, case.rule_set_id = result.outcome, rules.id
+    case.outcome, case.rule_set_id = assessment.outcome, rules.id
     audit.record("assessment.create", actor=by, obj=assessment, case_id=case.id,
-                 details={"rule_set": rules.id, "outcome": result.outcome})
+                 details={"rule_set": rules.id, "outcome": assessment.outcome})
     return assessment
 
 

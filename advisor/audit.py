@@ -16,7 +16,7 @@ from sqlalchemy import Select, inspect, select
 from models import AuditEvent, Case, User, db
 
 NEVER_LOGGED = frozenset({"password_hash", "session_token", "token_hash", "version", "updated_at",
-                          "created_at", "password"})
+                          "created_at", "password", "search_text"})
 MASKED = frozenset({"passport_number"})
 
 

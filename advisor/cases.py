@@ -6,17 +6,22 @@ An advisor reaches only the cases assigned to them; an admin reaches every case.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
 from models import Applicant, Case, CaseStatus, ReferenceCounter, Role, User, db, utcnow
 
-from . import audit, consulates
+from . import audit, consulates, countries
 from .applicants import applicant_matches, order_by
 from .dbutil import insert_ignore
+from .eligibility import ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE
 from .errors import Conflict, DomainError, NotAllowed
+
+CASE_HOLDERS = (Role.ADVISOR, Role.ADMIN)
 
 
 @dataclass
@@ -28,14 +33,19 @@ class CaseData:
 
 
 def next_reference(year: int) -> str:
+    return reserve_references(year, 1)[0]
+
+
+def reserve_references(year: int, count: int) -> list[str]:
+    """`count` consecutive references of `year`, taken from the counter in one atomic step."""
     db.session.execute(insert_ignore(ReferenceCounter, {"year": year, "last": 0}))
-    number = db.session.execute(
+    last = db.session.execute(
         update(ReferenceCounter)
         .where(ReferenceCounter.year == year)
-        .values(last=ReferenceCounter.last + 1)
+        .values(last=ReferenceCounter.last + count)
         .returning(ReferenceCounter.last)
     ).scalar_one()
-    return f"K-{year}-{number:06d}"
+    return [f"K-{year}-{number:06d}" for number in range(last - count + 1, last + 1)]
 
 
 def _check(data: CaseData) -> None:
@@ -140,17 +150,81 @@ SORTS = {
     "updated": (Case.updated_at,),
 }
 
+# The eligibility outcomes a list can filter on; Case.outcome is NULL until a first assessment.
+NOT_ASSESSED = "not_assessed"
+OUTCOMES = {ELIGIBLE: "Eligible", NEEDS_REVIEW: "Needs review", NOT_ELIGIBLE: "Not eligible",
+            NOT_ASSESSED: "Not assessed"}
+FILTERS = ("status", "advisor", "consulate", "nationality", "outcome")
+USER_ID = re.compile(r"[0-9]{1,9}")  # ASCII digits only, and no number past the database's integers
 
-def search_cases(user: User, *, q: str = "", sort: str = "-updated",
-                 status: str | None = None) -> Select[tuple[Case]]:
-    """Visible cases matching a reference, name or passport number, sorted by a whitelisted key."""
-    query = visible_cases(user).join(Case.applicant)
+
+def case_filters(user: User, args: Mapping[str, str | None]) -> dict[str, str]:
+    """The list filters among `args` whose value is a known choice, normalised; others are dropped.
+
+    An unknown value is ignored rather than refused, so an old bookmark or a hand-edited URL still
+    shows a list. Only an admin filters by advisor: an advisor's list is always their own.
+    """
+    raw = {name: str(args.get(name) or "").strip() for name in FILTERS}
+    found: dict[str, str] = {}
+    if raw["status"] in CaseStatus.__members__.values():
+        found["status"] = raw["status"]
+    if user.is_admin and USER_ID.fullmatch(raw["advisor"]):
+        holder = db.session.get(User, int(raw["advisor"]))
+        if holder is not None and holder.role in CASE_HOLDERS:
+            found["advisor"] = str(holder.id)
+    if consulates.get(raw["consulate"].upper()) is not None:
+        found["consulate"] = raw["consulate"].upper()
+    if countries.is_valid(raw["nationality"].upper()):
+        found["nationality"] = raw["nationality"].upper()
+    if raw["outcome"] in OUTCOMES:
+        found["outcome"] = raw["outcome"]
+    return found
+
+
+def search_cases(user: User, *, q: str = "", sort: str = "-updated", status: str | None = None,
+                 advisor: str | None = None, consulate: str | None = None, nationality: str | None = None,
+                 outcome: str | None = None) -> Select[tuple[Case]]:
+    """Visible cases matching a reference, name or passport number and the list filters, sorted by a
+    whitelisted key. Filter values are checked by `case_filters`: an unknown one filters nothing."""
+    filters = case_filters(user, {"status": status, "advisor": advisor, "consulate": consulate,
+                                  "nationality": nationality, "outcome": outcome})
+    query = visible_cases(user)
+    # Conditions on applicants are subqueries, found in one pass over their table; the applicants are
+    # joined only to sort by name, so counting a page never reads them.
     if q.strip():
-        query = query.where(or_(Case.reference.icontains(q.strip(), autoescape=True), applicant_matches(q)))
-    if status in CaseStatus.__members__.values():
-        query = query.where(Case.status == CaseStatus(status))
-    query = query.options(contains_eager(Case.applicant), joinedload(Case.advisor))
+        query = query.where(_matches(q))
+    if "status" in filters:
+        query = query.where(Case.status == CaseStatus(filters["status"]))
+    if "advisor" in filters:
+        query = query.where(Case.advisor_id == int(filters["advisor"]))
+    if "consulate" in filters:
+        query = query.where(Case.consulate_code == filters["consulate"])
+    if "nationality" in filters:
+        query = query.where(Case.applicant_id.in_(
+            select(Applicant.id).where(Applicant.nationality == filters["nationality"])))
+    if filters.get("outcome") == NOT_ASSESSED:
+        query = query.where(Case.outcome.is_(None))
+    elif "outcome" in filters:
+        query = query.where(Case.outcome == filters["outcome"])
+    if sort.removeprefix("-") == "applicant":
+        query = query.join(Case.applicant).options(contains_eager(Case.applicant))
+    else:
+        query = query.options(joinedload(Case.applicant, innerjoin=True))
+    query = query.options(joinedload(Case.advisor, innerjoin=True))
     return query.order_by(*order_by(SORTS, sort, default="-updated"), Case.id.desc())
+
+
+REFERENCE_PART = re.compile(r"[K0-9-]+")
+
+
+def _matches(q: str) -> ColumnElement[bool]:
+    """The case's applicant matches the term, or its reference contains it. References are looked at
+    only for a term that can be part of one: an OR with them would make every search read every case."""
+    applicant = Case.applicant_id.in_(select(Applicant.id).where(applicant_matches(q)))
+    term = q.strip().upper()
+    if REFERENCE_PART.fullmatch(term):
+        return or_(applicant, Case.reference.contains(term, autoescape=True))
+    return applicant
 
 
 def count_by_status(user: User) -> dict[CaseStatus, int]:
@@ -163,6 +237,10 @@ def count_by_status(user: User) -> dict[CaseStatus, int]:
 
 def assignable_advisors() -> list[User]:
     return list(db.session.scalars(
-        select(User).where(User.active.is_(True), User.role.in_([Role.ADVISOR, Role.ADMIN]))
-        .order_by(User.name)
+        select(User).where(User.active.is_(True), User.role.in_(CASE_HOLDERS)).order_by(User.name)
     ))
+
+
+def filter_advisors() -> list[User]:
+    """Everyone a case can be assigned to, deactivated people included: they may still hold cases."""
+    return list(db.session.scalars(select(User).where(User.role.in_(CASE_HOLDERS)).order_by(User.name)))

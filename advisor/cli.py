@@ -43,10 +43,14 @@ def create_admin(email: str, name: str, password_stdin: bool) -> None:
 @click.option("--password", default=demo.DEFAULT_PASSWORD, show_default=True,
               help="The password every demo account gets.")
 @click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="Where the app is served.")
-def seed_demo(password: str, url: str) -> None:
+@click.option("--cases", "target", type=click.IntRange(min=0, max=500_000), default=0,
+              help="Generate cases until there are this many in all, e.g. 10000 to try the lists at scale "
+                   "(seconds, in bulk). They get degrees and assessments but no document checklists yet: "
+                   "checklist items come with the documents feature.")
+def seed_demo(password: str, url: str, target: int) -> None:
     """Fill the database with a demo practice; running it again changes nothing but the passwords."""
     try:
-        summary = demo.seed(password=password)
+        summary = demo.seed(password=password, cases=target)
     except DomainError as refused:
         db.session.rollback()
         raise click.ClickException(str(refused)) from None

@@ -21,6 +21,7 @@ class Defaults:
     SQLITE_BUSY_TIMEOUT_MS = 5000
     PRACTICE_NAME = "Advisor"
     PAGE_SIZE = 25
+    DASHBOARD_IDLE_DAYS = 14  # an open case untouched this long shows as idle on the dashboard
 
     # Sessions: idle and absolute timeouts, and how recent a login must be for user admin.
     SESSION_IDLE_MINUTES = 30

@@ -3,7 +3,7 @@
 pysqlite's own transaction handling starts transactions late and as DEFERRED, so two requests that
 read then write can deadlock and fail with "database is locked" at once. We take the transaction over
 (SQLAlchemy's documented recipe) and begin every one with BEGIN IMMEDIATE: writers queue on the busy
-timeout instead, and readers stay unblocked thanks to WAL.
+timeout instead, and readers stay unblocked thanks to WAL. A connection marked READ_ONLY begins deferred.
 """
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
+
+# Execution option of a connection that only reads: `db.session.connection(execution_options=READ_ONLY)`.
+READ_ONLY_OPTION = "advisor_read_only"
+READ_ONLY = {READ_ONLY_OPTION: True}
 
 
 def configure_engine(engine: Engine, config: Any) -> None:
@@ -33,4 +37,7 @@ def configure_engine(engine: Engine, config: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction begins deferred: under WAL it reads a snapshot and never takes the
+        # write lock, which a streamed export would otherwise hold for as long as a slow download.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

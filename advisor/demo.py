@@ -1,5 +1,5 @@
 """A realistic demo practice: an admin, three advisors, about forty applicants, cases in every status,
-and the starter institution registry.
+and the starter institution registry; optionally topped up to thousands of generated cases.
 
 Deterministic (a fixed random seed) and idempotent: accounts are found by email, applicants by
 passport number and institutions by name and country, so running it again adds nothing.
@@ -9,13 +9,33 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 
-from models import Applicant, Case, CaseStatus, DegreeLevel, Institution, PositionRole, Role, Sex, User, db
+from models import (
+    Applicant,
+    Assessment,
+    Case,
+    CaseStatus,
+    DegreeLevel,
+    Education,
+    Institution,
+    Position,
+    PositionRole,
+    Role,
+    Sex,
+    User,
+    db,
+    utcnow,
+)
+from models.applicant import search_text_of
 
-from . import accounts, applicants, assessments, cases, consulates, institutions, records
+from . import accounts, applicants, assessments, audit, consulates, institutions, isced, records
+from . import eligibility as engine
+from .cases import CaseData, open_case, reserve_references
 from .errors import DomainError
 from .passwords import hash_password
 
@@ -104,6 +124,7 @@ def _staff(password: str) -> list[User]:
     return people
 
 
+@cache
 def _consulate_for(residence: str) -> str:
     """The first mission in the country of residence (applicants apply where they live)."""
     in_country = sorted(c.code for c in consulates.all_consulates().values() if c.country == residence)
@@ -115,8 +136,9 @@ def _passport(rng: random.Random, nationality: str) -> str:
     return f"{letters}{rng.randrange(10**6, 10**7)}"
 
 
-def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None) -> Summary:
-    """Create what is missing of the demo practice and return a summary."""
+def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None, cases: int = 0) -> Summary:
+    """Create what is missing of the demo practice, then generate cases until there are `cases` in all
+    (see `add_bulk_cases`), and return a summary."""
     today = today or dt.date.today()
     staff = _staff(password)
     admin, advisors = staff[0], staff[1:]
@@ -140,7 +162,7 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None) -> S
             email=f"{given.split()[0].lower()}.{index}@example.org", phone=None,
             notes="Demo applicant.",
         ), by=advisor)
-        case = cases.open_case(applicant, cases.CaseData(
+        case = open_case(applicant, CaseData(
             consulate_code=_consulate_for(residence),
             planned_submission_on=planned, intended_entry_on=planned + dt.timedelta(days=30), notes="",
         ), advisor=advisor, by=admin)
@@ -151,6 +173,7 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None) -> S
             assessments.run(case, by=advisor, on=today)
         summary.created += 1
     db.session.flush()
+    summary.created += add_bulk_cases(cases, staff=staff, today=today)
     summary.applicants = db.session.scalar(select(db.func.count()).select_from(Applicant)) or 0
     summary.cases = db.session.scalar(select(db.func.count()).select_from(Case)) or 0
     summary.institutions = db.session.scalar(select(db.func.count()).select_from(Institution)) or 0
@@ -202,3 +225,155 @@ def _starter_registry(admin: User) -> None:
     report = institutions.import_csv(STARTER_REGISTRY.read_text(encoding="utf-8"), by=admin)
     if report.errors:
         raise DomainError(f"{STARTER_REGISTRY.name}: " + "; ".join(report.errors))
+
+
+# Generated cases ------------------------------------------------------------------------------------
+# `seed-demo --cases N` is for trying the lists, the dashboard and the export at a practice's real
+# size. Rows are written with bulk INSERTs a batch at a time, not through the operations one case at a
+# time, so 10,000 cases take seconds. The generated applicants' passport numbers start with "QD" (the
+# hand-made ones above never draw a Q): that is how a later run finds them and numbers on.
+
+GENERATED_PREFIX = "QD"
+BATCH = 1000
+STATUS_WEIGHTS = {CaseStatus.INTAKE: 10, CaseStatus.COLLECTING: 30, CaseStatus.READY: 10, CaseStatus.SUBMITTED: 10,
+                  CaseStatus.APPROVED: 27, CaseStatus.REFUSED: 6, CaseStatus.WITHDRAWN: 7}
+DECIDED = (CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED)
+
+
+@dataclass
+class _Generated:
+    applicant: dict[str, Any]
+    case: dict[str, Any]
+    record: dict[str, Any] | None  # a degree (with "level") or a research position (with "role")
+    institution: Institution | None
+    assessed: bool
+    ref: str = ""  # how the assessment's inputs name the record, e.g. "education:3"
+    snapshot: dict[str, Any] | None = None
+
+
+def add_bulk_cases(target: int, *, staff: list[User], today: dt.date) -> int:
+    """Add generated applicants, one case each, until there are `target` cases; return how many.
+
+    Each gets a degree or a research position (or nothing yet) and, once past intake, an assessment by
+    the engine, so statuses and outcomes spread as in a real practice. Document checklists come with
+    the documents feature: generated cases have none yet.
+    """
+    missing = target - (db.session.scalar(select(func.count()).select_from(Case)) or 0)
+    if missing <= 0:
+        return 0
+    admin, advisors = staff[0], staff[1:]
+    start = db.session.scalar(select(func.count()).select_from(Applicant)
+                              .where(Applicant.passport_number.startswith(GENERATED_PREFIX))) or 0
+    pool = _institution_pool(admin)
+    rules = assessments.current_rule_set(today)
+    references = reserve_references(today.year, missing)
+    now = utcnow()
+    for first in range(0, missing, BATCH):
+        batch = [_generate(start + offset, references[offset], advisors, pool, today, now)
+                 for offset in range(first, min(first + BATCH, missing))]
+        _insert(batch, rules, today, by=admin)
+    audit.record("demo.generate", actor=None, details={"cases": missing, "from": references[0],
+                                                       "to": references[-1]})
+    return missing
+
+
+def _institution_pool(by: User) -> dict[str, list[Institution]]:
+    """Institutions by country ("" for all): verified ones, or the local one still to be verified."""
+    verified = list(db.session.scalars(select(Institution).where(Institution.verified.is_(True))
+                                       .order_by(Institution.name)))
+    pool: dict[str, list[Institution]] = {"": verified}
+    for institution in verified:
+        pool.setdefault(institution.country, []).append(institution)
+    for country, name in LOCAL_INSTITUTIONS.items():
+        pool[country] = [institutions.find_exact(name) or institutions.add_unverified(name, country, by=by)]
+    return pool
+
+
+def _generate(index: int, reference: str, advisors: list[User], pool: dict[str, list[Institution]],
+              today: dt.date, now: dt.datetime) -> _Generated:
+    rng = random.Random(f"generated-{index}")
+    family, _, chinese, _, nationality, residence = PEOPLE[rng.randrange(len(PEOPLE))]
+    _, given, _, sex, _, _ = PEOPLE[rng.randrange(len(PEOPLE))]
+    status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
+    issued = today - dt.timedelta(days=rng.randrange(30, 9 * 365))
+    if status in DECIDED:
+        planned = today - dt.timedelta(days=rng.randrange(5, 240))
+    else:
+        planned = today + dt.timedelta(days=rng.randrange(-20, 150))
+    idle_days = rng.uniform(0, 60) if status.is_open else rng.uniform(10, 400)
+    updated = now - dt.timedelta(days=idle_days)
+    created = updated - dt.timedelta(days=rng.uniform(0, 180))
+    advisor = advisors[index % len(advisors)]
+    applicant = dict(
+        family_name=family, given_names=given, chinese_name=chinese, sex=Sex(sex),
+        born_on=dt.date(1980, 1, 1) + dt.timedelta(days=rng.randrange(0, 25 * 365)),
+        nationality=nationality, residence_country=residence, passport_number=f"{GENERATED_PREFIX}{index:07d}",
+        passport_issued_on=issued, passport_expires_on=issued + dt.timedelta(days=10 * 365 - 1),
+        email=f"{given.split()[0].lower()}.{index}@example.org", phone=None, notes="",
+        search_text=search_text_of(family, given, chinese),
+        created_by_id=advisor.id, created_at=created, updated_at=created,
+    )
+    case = dict(
+        reference=reference, advisor_id=advisor.id, status=status, consulate_code=_consulate_for(residence),
+        planned_submission_on=planned, intended_entry_on=planned + dt.timedelta(days=30), notes="",
+        created_by_id=advisor.id, created_at=created, updated_at=updated,
+    )
+    record, institution = None, None
+    if index % 11 != 10:  # as above: now and then nothing is recorded yet
+        candidates = pool.get(nationality) or pool[""]
+        institution = candidates[rng.randrange(len(candidates))]
+        if index % 7 == 6:
+            record = dict(role=PositionRole.RESEARCH, field_code="0533", institution_id=institution.id,
+                          started_on=today - dt.timedelta(days=rng.randrange(200, 1500)), ended_on=None)
+        else:
+            level, field_code, pending = DEGREES[index % len(DEGREES)]
+            record = dict(level=DegreeLevel(level), field_code=field_code, institution_id=institution.id,
+                          pending=pending,
+                          awarded_on=None if pending else today - dt.timedelta(days=rng.randrange(300, 3000)))
+    assessed = status != CaseStatus.INTAKE and not (status == CaseStatus.COLLECTING and rng.random() < 0.2)
+    return _Generated(applicant=applicant, case=case, record=record, institution=institution, assessed=assessed)
+
+
+def _insert(batch: list[_Generated], rules: engine.RuleSet, today: dt.date, *, by: User) -> None:
+    """Write one batch: applicants, their degrees and positions, cases, then assessments (whose evidence
+    names the records' ids, and whose outcome the case keeps)."""
+    ids = db.session.scalars(insert(Applicant).returning(Applicant.id, sort_by_parameter_order=True),
+                             [g.applicant for g in batch]).all()
+    for generated, applicant_id in zip(batch, ids, strict=True):
+        generated.case["applicant_id"] = applicant_id
+        if generated.record is not None:
+            generated.record["applicant_id"] = applicant_id
+    for model, key, kind in ((Education, "level", "education"), (Position, "role", "position")):
+        chosen = [g for g in batch if g.record is not None and key in g.record]
+        if chosen:
+            record_ids = db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),
+                                            [g.record for g in chosen]).all()
+            for generated, record_id in zip(chosen, record_ids, strict=True):
+                generated.ref = f"{kind}:{record_id}"
+    for generated in batch:
+        generated.case["outcome"] = generated.case["rule_set_id"] = None
+        if generated.assessed:
+            generated.snapshot = assessments.snapshot(_inputs(generated), rules, today)
+            generated.case["outcome"], generated.case["rule_set_id"] = generated.snapshot["outcome"], rules.id
+    case_ids = db.session.scalars(insert(Case).returning(Case.id, sort_by_parameter_order=True),
+                                  [g.case for g in batch]).all()
+    rows = [{**g.snapshot, "case_id": case_id, "created_by_id": g.case["advisor_id"],
+             "created_at": g.case["updated_at"]}
+            for g, case_id in zip(batch, case_ids, strict=True) if g.snapshot is not None]
+    if rows:
+        db.session.execute(insert(Assessment), rows)
+
+
+def _inputs(generated: _Generated) -> engine.Inputs:
+    born_on, record = generated.applicant["born_on"], generated.record
+    if record is None or generated.institution is None:
+        return engine.Inputs(born_on=born_on)
+    institution = assessments.institution_input(generated.institution)
+    name = isced.name(record["field_code"])
+    if "role" in record:
+        return engine.Inputs(born_on=born_on, positions=(engine.Position(
+            role=record["role"].value, field_code=record["field_code"], field_name=name, institution=institution,
+            started_on=record["started_on"], ended_on=None, ref=generated.ref),))
+    return engine.Inputs(born_on=born_on, education=(engine.Education(
+        level=record["level"].value, field_code=record["field_code"], field_name=name, institution=institution,
+        awarded_on=record["awarded_on"], pending=record["pending"], ref=generated.ref),))

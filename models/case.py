@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .applicant import Applicant
@@ -31,8 +31,8 @@ class Case(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
-    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="RESTRICT"), index=True)
-    advisor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="RESTRICT"))
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     consulate_code: Mapped[str] = mapped_column(String(16), index=True)
     status: Mapped[CaseStatus] = mapped_column(
         Enum(CaseStatus, name="case_status", native_enum=False, create_constraint=True, length=16,
@@ -56,6 +56,13 @@ class Case(db.Model):
     advisor: Mapped[User] = relationship(foreign_keys=[advisor_id])
 
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        # An advisor's list, newest first, read in index order and stopped at the page's end.
+        Index("ix_cases_advisor_id_updated_at", "advisor_id", "updated_at"),
+        # Whether an advisor may see an applicant: one probe, which SQLite picks even without statistics
+        # (with applicant_id alone it may walk the advisor's index instead, once per applicant).
+        Index("ix_cases_applicant_id_advisor_id", "applicant_id", "advisor_id"),
+    )
 
     def can_be_seen_by(self, user: User) -> bool:
         return user.is_admin or self.advisor_id == user.id

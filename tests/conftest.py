@@ -106,12 +106,14 @@ class RequestIsolatingClient(FlaskClient):
     The `app` fixture keeps an app context open for the whole test and Flask would reuse it for
     requests, so Flask-Login's cached user (`g._login_user`) and uncommitted rows would leak from one
     request, or one client, into the next. The test's own transaction is committed first: the request
-    sees what the test set up, and SQLite's write lock is free for it.
+    sees what the test set up, and SQLite's write lock is free for it. A streamed body is read to the
+    end inside that context too (`buffered`), as a server reads it on the request's own thread.
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         if has_app_context():  # not when following a redirect, which runs inside the request's context
             db.session.commit()
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

@@ -17,8 +17,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
-from advisor import applicants, assessments, cases, institutions, records
-from models import Applicant, Assessment, AuditEvent, Case, CaseStatus, DegreeLevel, Education, User, db
+from advisor import applicants, assessments, cases, institutions, records, tasks
+from models import Applicant, Assessment, AuditEvent, Case, CaseStatus, DegreeLevel, Education, Task, User, db
 
 OBJECT_ARGUMENTS = {"case_id", "applicant_id"}
 # Routes that only an admin may use, whatever the object.
@@ -29,6 +29,7 @@ KNOWN_OBJECT_ENDPOINTS = {
     "cases.new", "cases.detail", "cases.edit", "cases.reassign", "cases.delete",
     "records.new", "records.edit", "records.delete", "eligibility.case", "eligibility.past", "eligibility.run",
     "eligibility.judge", "eligibility.summary",
+    "tasks.add", "tasks.add_submission", "tasks.done", "tasks.reopen", "tasks.delete",
 }
 MISSING_ID = 999_999
 
@@ -39,11 +40,13 @@ def object_rules(app: Flask) -> list[Rule]:
 
 
 def url(app: Flask, rule: Rule, *, case_id: int, applicant_id: int) -> str:
-    """The rule's URL for these ids; records and assessments are the real ones hanging off them."""
+    """The rule's URL for these ids; records, assessments and tasks are the real ones hanging off them."""
     record = db.session.scalar(select(Education.id).where(Education.applicant_id == applicant_id).limit(1))
     assessment = db.session.scalar(select(Assessment.id).where(Assessment.case_id == case_id).limit(1))
+    task = db.session.scalar(select(Task.id).where(Task.case_id == case_id).limit(1))
     values = {"case_id": case_id, "applicant_id": applicant_id, "kind": "education",
-              "record_id": record or MISSING_ID, "assessment_id": assessment or MISSING_ID}
+              "record_id": record or MISSING_ID, "assessment_id": assessment or MISSING_ID,
+              "task_id": task or MISSING_ID}
     adapter = app.url_map.bind("advisor.test")
     return adapter.build(rule.endpoint, {name: values[name] for name in rule.arguments})
 
@@ -100,13 +103,14 @@ def row_ids(response: Any, endpoint_prefix: str) -> list[int]:
 
 
 def with_records(case: Case, by: User) -> Case:
-    """A degree and an assessment hang off the case, so the routes that take their ids are walked too."""
+    """A degree, an assessment and a task hang off the case, so the routes that take their ids are walked too."""
     institution = institutions.find_exact("Access Test Institute") or institutions.add_unverified(
         "Access Test Institute", "GB", by=by)
     records.add_education(case.applicant, records.EducationData(
         level=DegreeLevel.MASTER, field_code="0533", institution=institution, awarded_on=dt.date(2020, 6, 30),
         pending=False), by=by)
     assessments.run(case, by=by)
+    tasks.add_task(case, "Call the applicant", None, by=by)
     db.session.commit()
     return case
 
@@ -131,7 +135,7 @@ def test_walk_finds_every_object_route(app):
     assert ADMIN_ONLY <= {rule.endpoint for rule in rules}
     # Every object route takes an integer id: a string id can never reach a lookup.
     for rule in rules:
-        for name in (OBJECT_ARGUMENTS | {"record_id", "assessment_id"}) & rule.arguments:
+        for name in (OBJECT_ARGUMENTS | {"record_id", "assessment_id", "task_id"}) & rule.arguments:
             assert f"<int:{name}>" in rule.rule, rule.rule
 
 

@@ -598,3 +598,13 @@ def test_a_planned_date_in_the_past_is_a_problem_until_submission(app, make_read
     case.status = CaseStatus.SUBMITTED  # filed: the date is history, and the passport counts from it
     db.session.commit()
     assert [p.code for p in readiness.problems(case)] == []
+
+
+def test_a_too_long_note_is_reported_as_such(app, client, auth, advisor, make_case):
+    case = make_case(advisor)
+    auth.login(advisor.email)
+    response = client.post(f"/cases/{case.id}/status", data={"status": "collecting", "note": "x" * 2001},
+                           follow_redirects=True)
+    assert "Field cannot be longer than 2000 characters." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).status == CaseStatus.INTAKE

@@ -4,7 +4,7 @@ from werkzeug.routing import IntegerConverter
 
 from advisor import consulates, countries, isced
 
-from . import admin, applicants, audit, auth, cases, eligibility, errors, institutions, main, records
+from . import admin, applicants, audit, auth, cases, eligibility, errors, institutions, main, records, tasks
 
 # Routes that work without a login; a test walks the URL map to hold every other route to this.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.set_password", "main.health", "static"})
@@ -21,7 +21,7 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any rule is added: rules bind it when added
-    for module in (main, auth, admin, applicants, cases, audit, records, eligibility, institutions):
+    for module in (main, auth, admin, applicants, cases, tasks, audit, records, eligibility, institutions):
         app.register_blueprint(module.bp)
     errors.register(app)
     app.jinja_env.filters["country"] = countries.name

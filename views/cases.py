@@ -1,16 +1,16 @@
 """Cases: list, search, open another case for an applicant, view, edit, reassign, delete."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from advisor import assessments, audit, cases, consulates, readiness, workflow
+from advisor import assessments, audit, case_export, cases, consulates, readiness, tasks, workflow
 from advisor.errors import Conflict, DomainError
-from models import CaseStatus, User, db
+from models import CaseStatus, User, db, utcnow
 
 from .access import admin_required, get_applicant_or_404, get_case_or_404, require_login, user
 from .applicants import advisor_choices
 from .editing import commit, show_conflict
-from .forms.cases import CaseForm, OpenCaseForm, ReassignForm, StatusForm
+from .forms.cases import CaseFilterForm, CaseForm, OpenCaseForm, ReassignForm, StatusForm
 from .forms.common import ActionForm, choices
-from .listing import list_args, paginate
+from .listing import in_own_context, list_args, paginate
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 bp.before_request(require_login)
@@ -22,10 +22,23 @@ EDITABLE = {"consulate_code": "consulate_code", "planned_submission_on": "planne
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
     args = list_args("-updated")
-    status = request.args.get("status") or None
-    page = paginate(cases.search_cases(user(), q=args.q, sort=args.sort, status=status))
-    return render_template("cases/index.html", page=page, args=args, status=status,
-                           statuses=list(cases.CaseStatus))
+    filters = cases.case_filters(user(), request.args)
+    page = paginate(cases.search_cases(user(), q=args.q, sort=args.sort, **filters))
+    form = CaseFilterForm(formdata=None, data={**filters, "q": args.q, "sort": args.sort},
+                          advisors=cases.filter_advisors() if user().is_admin else None)
+    return render_template("cases/index.html", page=page, args=args, form=form, filtered=bool(filters))
+
+
+@bp.get("/export.csv")
+def export():  # type: ignore[no-untyped-def]
+    args = list_args("-updated")
+    filters = cases.case_filters(user(), request.args)
+    query = cases.search_cases(user(), q=args.q, sort=args.sort, **filters)
+    case_export.record_export(by=user(), filters=filters, q=args.q, sort=args.sort, rows=case_export.count(query))
+    db.session.commit()
+    disposition = f'attachment; filename="{case_export.filename(utcnow().date())}"'
+    return Response(in_own_context(case_export.lines(query)), mimetype="text/csv",
+                    headers={"Content-Disposition": disposition})
 
 
 @bp.route("/new/<int:applicant_id>", methods=["GET", "POST"])
@@ -62,7 +75,8 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
                            status_form=status_form, transitions=workflow.timeline(case),
                            assessment=latest, final=assessments.final_outcome(latest) if latest else None,
                            superseded=assessments.is_superseded(latest) if latest else False,
-                           consulate=consulates.get(case.consulate_code), history=audit.case_history(case.id))
+                           consulate=consulates.get(case.consulate_code), history=audit.case_history(case.id),
+                           tasks=tasks.open_and_recent(case))
 
 
 @bp.route("/<int:case_id>/edit", methods=["GET", "POST"])
@@ -94,7 +108,8 @@ def change_status(case_id: int):  # type: ignore[no-untyped-def]
     form = StatusForm()
     form.status.choices = choices([(s.value, s.value) for s in workflow.next_statuses(case)])
     if not form.validate_on_submit():
-        flash("Choose one of the next statuses offered.", "error")
+        errors = form.note.errors or ["Choose one of the next statuses offered."]
+        flash(" ".join(errors), "error")
         return redirect(url_for("cases.detail", case_id=case.id))
     try:
         workflow.move(case, CaseStatus(form.status.data), by=user(), note=form.note.data or "")

@@ -1,9 +1,9 @@
-"""The landing page (the user's cases at a glance) and the health check."""
+"""The landing page (what needs the user's attention across their cases) and the health check."""
 from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy import text
 
-from advisor import cases
+from advisor.dashboard import dashboard_for
 from models import db
 
 from .access import user
@@ -20,6 +20,4 @@ def health():  # type: ignore[no-untyped-def]
 @bp.get("/")
 @login_required
 def dashboard():  # type: ignore[no-untyped-def]
-    me = user()
-    recent = db.session.scalars(cases.search_cases(me, sort="-updated").limit(10)).all()
-    return render_template("main/dashboard.html", counts=cases.count_by_status(me), recent=recent)
+    return render_template("main/dashboard.html", board=dashboard_for(user()))

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, TextAreaField
+from wtforms import DateField, HiddenField, SearchField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from advisor import consulates
+from advisor import cases, consulates, countries
 from advisor.cases import CaseData
+from models import CaseStatus, User
 
 from .common import DateRange, VersionedForm, choices, strip
 
@@ -56,3 +57,30 @@ class StatusForm(FlaskForm):
     status = SelectField("Move to", validators=[DataRequired("Choose a status.")])
     note = TextAreaField("Note", validators=[Length(max=2000)], filters=[strip],
                          description="Required for a decision or a withdrawal; kept in the case history.")
+
+
+class CaseFilterForm(FlaskForm):
+    """The case list's search and filters (a GET form: no CSRF token, nothing changes). An advisor's
+    list is always their own, so the advisor filter is offered to admins only (`advisors` given)."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField("Search", render_kw={"placeholder": "Reference, name or passport", "maxlength": 100})
+    status = SelectField("Status")
+    advisor = SelectField("Advisor")
+    consulate = SelectField("Consulate")
+    nationality = SelectField("Nationality")
+    outcome = SelectField("Eligibility")
+    sort = HiddenField()
+
+    def __init__(self, *args, advisors: list[User] | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.status.choices = choices([("", "Any status"), *[(s.value, s.value.capitalize()) for s in CaseStatus]])
+        self.consulate.choices = choices([("", "Any consulate"), *consulates.choices()])
+        self.nationality.choices = choices([("", "Any nationality"), *countries.choices()])
+        self.outcome.choices = choices([("", "Any outcome"), *cases.OUTCOMES.items()])
+        if advisors is None:
+            del self.advisor
+        else:
+            self.advisor.choices = choices([("", "Any advisor"), *[(str(p.id), p.name) for p in advisors]])

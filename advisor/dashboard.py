@@ -1,0 +1,163 @@
+"""The dashboard: what needs an advisor's attention today, across the cases they can see.
+
+Built in a fixed number of SQL queries, whatever the number of cases: one aggregate for all the counts,
+then one LIMITed query per section that loads each row with its applicant (and advisor) joined in, so
+the template never queries. Uploads waiting for review and overdue document requests join here with
+the documents feature.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from flask import current_app
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from models import Applicant, Case, CaseStatus, Role, Task, User, db, utcnow
+
+from . import assessments, readiness
+from .cases import count_by_status, search_cases, visible_cases
+from .dbutil import add_months
+
+ROWS = 10  # rows shown per section; the count says how many there are
+DEADLINE_DAYS = 7
+OPEN_STATUSES = [status for status in CaseStatus if status.is_open]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Section(Generic[T]):
+    count: int
+    rows: list[T]
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.rows)
+
+
+@dataclass(frozen=True)
+class Workload:
+    advisor_id: int
+    name: str
+    active: bool
+    by_status: dict[CaseStatus, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: dt.date
+    idle_days: int
+    rule_set_id: str
+    counts: dict[CaseStatus, int]
+    recent: list[Case]
+    deadlines: Section[Task]
+    passports: Section[Case]
+    superseded: Section[Case]
+    idle: Section[Case]
+    workload: list[Workload] | None  # admins only
+    open_statuses: list[CaseStatus] = field(default_factory=lambda: list(OPEN_STATUSES))
+
+    def is_overdue(self, task: Task) -> bool:
+        return task.due_on is not None and task.due_on < self.today
+
+
+# What puts a case in each section ------------------------------------------------------------------
+
+def _open() -> ColumnElement[bool]:
+    return Case.status.in_(OPEN_STATUSES)
+
+
+def _passport_expiring() -> ColumnElement[bool]:
+    """The passport runs out less than six months after the planned submission (needs the applicant)."""
+    return and_(Case.planned_submission_on.is_not(None),
+                Applicant.passport_expires_on < add_months(Case.planned_submission_on,
+                                                           readiness.PASSPORT_VALID_MONTHS))
+
+
+def _superseded(rule_set_id: str) -> ColumnElement[bool]:
+    return and_(Case.rule_set_id.is_not(None), Case.rule_set_id != rule_set_id)
+
+
+def _idle(since: dt.datetime) -> ColumnElement[bool]:
+    return Case.updated_at < since
+
+
+def _due(until: dt.date) -> ColumnElement[bool]:
+    return and_(Task.done_at.is_(None), Task.due_on.is_not(None), Task.due_on <= until)
+
+
+# Queries --------------------------------------------------------------------------------------------
+
+def _open_cases(user: User) -> Select[tuple[Case]]:
+    return visible_cases(user).join(Case.applicant).where(_open())
+
+
+def _case_rows(user: User, condition: ColumnElement[bool], *order: Any) -> list[Case]:
+    query = (_open_cases(user).where(condition)
+             .options(contains_eager(Case.applicant), joinedload(Case.advisor))
+             .order_by(*order, Case.id).limit(ROWS))
+    return list(db.session.scalars(query))
+
+
+def _section_counts(user: User, conditions: dict[str, ColumnElement[bool]]) -> dict[str, int]:
+    """Every section's count in one pass over the user's open cases."""
+    counts = [func.count(Case.id).filter(condition).label(name) for name, condition in conditions.items()]
+    return dict(db.session.execute(_open_cases(user).with_only_columns(*counts)).one()._mapping)
+
+
+def _deadlines(user: User, until: dt.date) -> Section[Task]:
+    query = select(Task).join(Task.case).where(_due(until), _open(), Case.deleted_at.is_(None))
+    if not user.is_admin:
+        query = query.where(Case.advisor_id == user.id)
+    count = db.session.scalar(query.with_only_columns(func.count(Task.id))) or 0
+    rows = db.session.scalars(query.join(Case.applicant)
+                              .options(contains_eager(Task.case).contains_eager(Case.applicant),
+                                       contains_eager(Task.case).joinedload(Case.advisor))
+                              .order_by(Task.due_on, Task.id).limit(ROWS))
+    return Section(count, list(rows))
+
+
+def _workload() -> list[Workload]:
+    """Open cases per advisor and status; every active advisor appears, even with none."""
+    cases_on = and_(Case.advisor_id == User.id, Case.deleted_at.is_(None), _open())
+    query = (select(User.id, User.name, User.active, Case.status, func.count(Case.id))
+             .outerjoin(Case, cases_on)
+             .where(or_(and_(User.active.is_(True), User.role == Role.ADVISOR), Case.id.is_not(None)))
+             .group_by(User.id, User.name, User.active, Case.status))
+    loads: dict[int, Workload] = {}
+    for user_id, name, active, status, count in db.session.execute(query):
+        load = loads.setdefault(user_id, Workload(user_id, name, active))
+        if status is not None:
+            load.by_status[status] = count
+    return sorted(loads.values(), key=lambda load: (-load.total, load.name))
+
+
+def dashboard_for(user: User, *, now: dt.datetime | None = None, idle_days: int | None = None) -> Dashboard:
+    """Everything the dashboard shows for this user: an advisor's own cases, or every case for an admin."""
+    now = now or utcnow()
+    today = now.date()
+    idle_days = idle_days if idle_days is not None else int(current_app.config["DASHBOARD_IDLE_DAYS"])
+    idle_since = now - dt.timedelta(days=idle_days)
+    rule_set_id = assessments.current_rule_set(today).id
+    conditions = {"passports": _passport_expiring(), "superseded": _superseded(rule_set_id),
+                  "idle": _idle(idle_since)}
+    counts = _section_counts(user, conditions)
+    return Dashboard(
+        today=today, idle_days=idle_days, rule_set_id=rule_set_id,
+        counts=count_by_status(user),
+        recent=list(db.session.scalars(search_cases(user, sort="-updated").limit(ROWS))),
+        deadlines=_deadlines(user, today + dt.timedelta(days=DEADLINE_DAYS)),
+        passports=Section(counts["passports"], _case_rows(
+            user, conditions["passports"], Case.planned_submission_on, Applicant.passport_expires_on)),
+        superseded=Section(counts["superseded"], _case_rows(
+            user, conditions["superseded"], Case.planned_submission_on.is_(None), Case.planned_submission_on)),
+        idle=Section(counts["idle"], _case_rows(user, conditions["idle"], Case.updated_at)),
+        workload=_workload() if user.is_admin else None,
+    )
