@@ -40,7 +40,7 @@ class Case(db.Model):
         default=CaseStatus.INTAKE,
         index=True,
     )
-    planned_submission_on: Mapped[dt.date | None]
+    planned_submission_on: Mapped[dt.date | None] = mapped_column(index=True)
     intended_entry_on: Mapped[dt.date | None]
     notes: Mapped[str] = mapped_column(Text, default="")
     # The latest assessment's final outcome and rule set, kept here so lists filter on them cheaply.
