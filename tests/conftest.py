@@ -8,7 +8,9 @@ import contextvars
 import datetime as dt
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +71,16 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "ARGON2_PARALLELISM": 1,
         **overrides,
     }
+
+
+@pytest.fixture
+def rules_folder(tmp_path: Any) -> Any:
+    """A private copy of the rule sets, so a test can add a version without touching the repository."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for path in (Path(__file__).resolve().parent.parent / "rules").glob("*.toml"):
+        shutil.copy(path, folder)
+    return folder
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ superseded rule sets, re-assessment and the printable summary."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,6 @@ from advisor import assessments, institutions, records
 from models import Assessment, AuditEvent, CaseStatus, DegreeLevel, Education, Institution, Position, db
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
-
-
-@pytest.fixture
-def rules_folder(tmp_path):
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    shutil.copy(RULES / "k-2025-10.toml", folder)
-    return folder
 
 
 @pytest.fixture

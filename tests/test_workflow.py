@@ -6,7 +6,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import itertools
-import shutil
 from pathlib import Path
 
 import pytest
@@ -42,14 +41,6 @@ def pair_id(pair: tuple[CaseStatus, CaseStatus]) -> str:
 
 
 # Fixtures and helpers ---------------------------------------------------------------------------------
-
-@pytest.fixture
-def rules_folder(tmp_path):
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    shutil.copy(RULES / "k-2025-10.toml", folder)
-    return folder
-
 
 @pytest.fixture
 def app_config(rules_folder):
