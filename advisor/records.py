@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy.orm import joinedload
 
@@ -56,60 +56,70 @@ def _record(action: str, obj: Education | Position, applicant: Applicant, by: Us
                  details={"applicant_id": applicant.id, **details})
 
 
+def _assign(record: Education | Position, data: EducationData | PositionData) -> None:
+    for item in fields(data):  # not asdict(), which would deep-copy the Institution row
+        setattr(record, item.name, getattr(data, item.name))
+    record.institution_id = data.institution.id
+
+
+def _add(record: Education | Position, applicant: Applicant, data: EducationData | PositionData,
+         by: User) -> None:
+    record.applicant = applicant
+    _assign(record, data)
+    db.session.add(record)
+    db.session.flush()
+    _record(f"{_kind(record)}.create", record, applicant, by, audit.snapshot(record))
+
+
+def _update(record: Education | Position, data: EducationData | PositionData, version: int, by: User) -> None:
+    """Save an edit made on the version the user saw; a newer version raises Conflict."""
+    if version != record.version:
+        raise Conflict()
+    _assign(record, data)
+    diff = audit.changes(record)
+    if diff:
+        _record(f"{_kind(record)}.update", record, record.applicant, by, diff)
+
+
+def _delete(record: Education | Position, by: User) -> None:
+    _record(f"{_kind(record)}.delete", record, record.applicant, by, audit.snapshot(record))
+    db.session.delete(record)
+
+
+def _kind(record: Education | Position) -> str:
+    return "education" if isinstance(record, Education) else "position"
+
+
 def add_education(applicant: Applicant, data: EducationData, *, by: User) -> Education:
     _check_education(data)
-    education = Education(applicant=applicant, level=data.level, field_code=data.field_code,
-                          institution=data.institution, awarded_on=data.awarded_on, pending=data.pending)
-    db.session.add(education)
-    db.session.flush()
-    _record("education.create", education, applicant, by, audit.snapshot(education))
+    education = Education()
+    _add(education, applicant, data, by)
     return education
 
 
 def update_education(education: Education, data: EducationData, *, version: int, by: User) -> None:
-    if version != education.version:
-        raise Conflict()
     _check_education(data)
-    education.level, education.field_code = data.level, data.field_code
-    education.institution = data.institution
-    education.institution_id = data.institution.id
-    education.awarded_on, education.pending = data.awarded_on, data.pending
-    diff = audit.changes(education)
-    if diff:
-        _record("education.update", education, education.applicant, by, diff)
+    _update(education, data, version, by)
 
 
 def delete_education(education: Education, *, by: User) -> None:
-    _record("education.delete", education, education.applicant, by, audit.snapshot(education))
-    db.session.delete(education)
+    _delete(education, by)
 
 
 def add_position(applicant: Applicant, data: PositionData, *, by: User) -> Position:
     _check_position(data)
-    position = Position(applicant=applicant, role=data.role, field_code=data.field_code,
-                        institution=data.institution, started_on=data.started_on, ended_on=data.ended_on)
-    db.session.add(position)
-    db.session.flush()
-    _record("position.create", position, applicant, by, audit.snapshot(position))
+    position = Position()
+    _add(position, applicant, data, by)
     return position
 
 
 def update_position(position: Position, data: PositionData, *, version: int, by: User) -> None:
-    if version != position.version:
-        raise Conflict()
     _check_position(data)
-    position.role, position.field_code = data.role, data.field_code
-    position.institution = data.institution
-    position.institution_id = data.institution.id
-    position.started_on, position.ended_on = data.started_on, data.ended_on
-    diff = audit.changes(position)
-    if diff:
-        _record("position.update", position, position.applicant, by, diff)
+    _update(position, data, version, by)
 
 
 def delete_position(position: Position, *, by: User) -> None:
-    _record("position.delete", position, position.applicant, by, audit.snapshot(position))
-    db.session.delete(position)
+    _delete(position, by)
 
 
 def education_of(applicant: Applicant) -> list[Education]:
