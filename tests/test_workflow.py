@@ -599,3 +599,12 @@ def test_a_too_long_note_is_reported_as_such(app, client, auth, advisor, make_ca
     assert "Field cannot be longer than 2000 characters." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Case, case.id).status == CaseStatus.INTAKE
+
+
+def test_a_closed_case_shows_no_readiness_problems(app, client, auth, advisor, make_case):
+    case = make_case(advisor, status=CaseStatus.WITHDRAWN)
+    assert readiness.problems(case)  # not assessed: it would be blocked if it were open
+    auth.login(advisor.email)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "The case is closed: nothing more to get ready." in page
+    assert "Fix this" not in page

@@ -71,7 +71,8 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
     status_form = StatusForm()
     status_form.status.choices = choices([(s.value, s.value.capitalize()) for s in workflow.next_statuses(case)])
     return render_template("cases/detail.html", case=case, applicant=case.applicant, reassign=reassign,
-                           problems=[(p, url_for(p.endpoint, **p.args)) for p in readiness.problems(case)],
+                           problems=[(p, url_for(p.endpoint, **p.args)) for p in readiness.problems(case)]
+                           if case.status.is_open else None,
                            status_form=status_form, transitions=workflow.timeline(case),
                            assessment=latest, final=assessments.final_outcome(latest) if latest else None,
                            superseded=assessments.is_superseded(latest) if latest else False,
