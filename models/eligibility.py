@@ -6,7 +6,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from .applicant import Applicant
 from .base import UTCDateTime, db, utcnow
@@ -60,44 +60,44 @@ class Institution(db.Model):
         return f"<Institution {self.id} {self.name!r}>"
 
 
-class Education(db.Model):
+class ApplicantRecord:
+    """What a degree and a position share: whose it is, its field, its institution, its version."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"), index=True)
+    field_code: Mapped[str] = mapped_column(String(4))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @declared_attr
+    def applicant(cls) -> Mapped[Applicant]:
+        return relationship()
+
+    @declared_attr
+    def institution(cls) -> Mapped[Institution]:
+        return relationship()
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
+
+
+class Education(ApplicantRecord, db.Model):
     __tablename__ = "education"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"), index=True)
     level: Mapped[DegreeLevel] = mapped_column(_enum(DegreeLevel, "degree_level", 16))
-    field_code: Mapped[str] = mapped_column(String(4))
-    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"), index=True)
     awarded_on: Mapped[dt.date | None]
     pending: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    applicant: Mapped[Applicant] = relationship()
-    institution: Mapped[Institution] = relationship()
-
-    __mapper_args__ = {"version_id_col": version}
 
 
-class Position(db.Model):
+class Position(ApplicantRecord, db.Model):
     __tablename__ = "positions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"), index=True)
     role: Mapped[PositionRole] = mapped_column(_enum(PositionRole, "position_role", 16))
-    field_code: Mapped[str] = mapped_column(String(4))
-    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="RESTRICT"), index=True)
     started_on: Mapped[dt.date]
     ended_on: Mapped[dt.date | None]
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    applicant: Mapped[Applicant] = relationship()
-    institution: Mapped[Institution] = relationship()
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class Assessment(db.Model):
