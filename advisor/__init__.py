@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import db
 
-from . import assessments, consulates, web
+from . import assessments, checklist, consulates, filestore, web
 from .cli import register_commands
 from .config import load_config
 from .database import configure_engine
@@ -30,6 +30,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     load_config(app, test_config)
     consulates.all_consulates()  # a broken data file stops start-up here, naming the entry
     assessments.load_into(app)  # so does a broken rule-set file, naming the file and the field
+    checklist.current()  # and a broken checklist, naming the requirement
+    filestore.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     web.register_hardening(app)

@@ -12,7 +12,7 @@ from sqlalchemy import Select, exists, or_, select
 from models import Applicant, Case, Sex, User, db, utcnow
 from models.applicant import search_form
 
-from . import audit
+from . import audit, documents
 from .errors import Conflict, DomainError
 
 
@@ -64,6 +64,11 @@ def update_applicant(applicant: Applicant, data: ApplicantData, *, version: int,
     diff = audit.changes(applicant)
     if diff:
         audit.record("applicant.update", actor=by, obj=applicant, details=diff)
+    if "nationality" in diff or "residence_country" in diff:
+        # Living outside the country of nationality adds the proof of residence to the checklist.
+        for case in applicant.cases:
+            if case.deleted_at is None:
+                documents.sync_checklist(case, by=by)
 
 
 def delete_applicant(applicant: Applicant, *, by: User) -> None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
-from models import Applicant, Case, CaseStatus, ReferenceCounter, Role, User, db, utcnow
+from models import Applicant, Case, CaseStatus, Pathway, ReferenceCounter, Role, User, db, utcnow
 
-from . import audit, consulates, countries
+from . import audit, consulates, countries, documents
 from .applicants import applicant_matches, order_by
 from .dbutil import insert_ignore
 from .eligibility import ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE
@@ -30,6 +30,7 @@ class CaseData:
     planned_submission_on: dt.date | None
     intended_entry_on: dt.date | None
     notes: str
+    pathway: Pathway = Pathway.DEGREE
 
 
 def next_reference(year: int) -> str:
@@ -73,6 +74,7 @@ def open_case(applicant: Applicant, data: CaseData, *, advisor: User, by: User) 
         advisor=advisor,
         status=CaseStatus.INTAKE,
         consulate_code=data.consulate_code,
+        pathway=Pathway(data.pathway),
         planned_submission_on=data.planned_submission_on,
         intended_entry_on=data.intended_entry_on,
         notes=data.notes.strip(),
@@ -81,6 +83,7 @@ def open_case(applicant: Applicant, data: CaseData, *, advisor: User, by: User) 
     db.session.add(case)
     db.session.flush()
     audit.record("case.create", actor=by, obj=case, case_id=case.id, details=audit.snapshot(case))
+    documents.sync_checklist(case, by=by)
     return case
 
 
@@ -90,12 +93,15 @@ def update_case(case: Case, data: CaseData, *, version: int, by: User) -> None:
         raise Conflict()
     _check(data)
     case.consulate_code = data.consulate_code
+    case.pathway = Pathway(data.pathway)
     case.planned_submission_on = data.planned_submission_on
     case.intended_entry_on = data.intended_entry_on
     case.notes = data.notes.strip()
     diff = audit.changes(case)
     if diff:
         audit.record("case.update", actor=by, obj=case, case_id=case.id, details=diff)
+    if "pathway" in diff or "consulate_code" in diff:
+        documents.sync_checklist(case, by=by)
 
 
 def reassign_case(case: Case, advisor: User, *, version: int, by: User) -> None:

@@ -9,7 +9,7 @@ from flask import Flask
 
 from models import Role, db
 
-from . import accounts, assessments, demo, institutions
+from . import accounts, assessments, demo, filestore, institutions
 from .errors import DomainError
 
 
@@ -18,6 +18,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(import_institutions)
     app.cli.add_command(reassess)
+    app.cli.add_command(storage_check)
 
 
 @click.command("create-admin")
@@ -96,3 +97,21 @@ def import_institutions(file: Path) -> None:
     db.session.commit()
     click.echo(f"Imported {file.name}: {report.created} created, {report.updated} updated, "
                f"{report.unchanged} unchanged.")
+
+
+@click.command("storage-check")
+@click.option("--delete-orphans", is_flag=True, help="Delete the stored files no row names.")
+def storage_check(delete_orphans: bool) -> None:
+    """Report stored files no row names (orphans) and rows whose file is gone (missing); exit 1 if any is missing."""
+    report = filestore.check()
+    click.echo(f"Storage {filestore.current().url}: {report.stored} files stored, {report.referenced} named by "
+               f"the database.")
+    for key in report.orphans:
+        click.echo(f"orphan  {key}")
+    for key in report.missing:
+        click.echo(f"missing {key}")
+    if delete_orphans and report.orphans:
+        click.echo(f"Deleted {filestore.remove_orphans(report)} orphan files.")
+    click.echo(f"{len(report.orphans)} orphans, {len(report.missing)} missing.")
+    if report.missing:
+        sys.exit(1)

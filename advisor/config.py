@@ -51,7 +51,14 @@ class Defaults:
 
     RULES_FOLDER: str | None = None  # default: the repository's rules/ folder
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own limits
-    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+    # Uploads: a limit per file, and one for the whole request (several files go in one request).
+    UPLOAD_MAX_FILE_MB = 25
+    MAX_CONTENT_LENGTH = 100 * 1024 * 1024
+    UPLOAD_MAX_PIXELS = 60_000_000  # an image's width × height; larger ones are refused as possible bombs
+    UPLOAD_MAX_PAGES = 300
+    UPLOAD_LINK_DAYS = 14
+    UPLOAD_LINK_FILES_PER_HOUR = 30
+    STORAGE_URL: str | None = None  # default: the `files` folder in the instance folder; or s3://bucket/prefix
 
 
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:

@@ -2,8 +2,7 @@
 
 Built in a fixed number of SQL queries, whatever the number of cases: one aggregate for all the counts,
 then one LIMITed query per section that loads each row with its applicant (and advisor) joined in, so
-the template never queries. Uploads waiting for review and overdue document requests join here with
-the documents feature.
+the template never queries.
 """
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from models import Applicant, Case, CaseStatus, Role, Task, User, db, utcnow
+from models import Applicant, Case, CaseDocument, CaseStatus, DocumentState, Role, Task, User, db, utcnow
 
 from . import assessments, readiness
 from .cases import count_by_status, search_cases, visible_cases
@@ -61,6 +60,8 @@ class Dashboard:
     passports: Section[Case]
     superseded: Section[Case]
     idle: Section[Case]
+    reviews: Section[CaseDocument]  # uploads waiting for review
+    overdue: Section[CaseDocument]  # documents requested and not received by their due date
     workload: list[Workload] | None  # admins only
     open_statuses: list[CaseStatus] = field(default_factory=lambda: list(OPEN_STATUSES))
 
@@ -132,6 +133,19 @@ def _deadlines(user: User, until: dt.date) -> Section[Task]:
     return Section(count, list(rows))
 
 
+def _documents(user: User, condition: ColumnElement[bool], *order: Any) -> Section[CaseDocument]:
+    """Checklist lines of open cases in one state: a count, and the first rows with case and applicant."""
+    query = (select(CaseDocument).join(CaseDocument.case)
+             .where(condition, CaseDocument.applies, _open(), Case.deleted_at.is_(None)))
+    if not user.is_admin:
+        query = query.where(Case.advisor_id == user.id)
+    count = db.session.scalar(query.with_only_columns(func.count(CaseDocument.id))) or 0
+    rows = db.session.scalars(query.join(Case.applicant)
+                              .options(contains_eager(CaseDocument.case).contains_eager(Case.applicant))
+                              .order_by(*order, CaseDocument.id).limit(ROWS))
+    return Section(count, list(rows))
+
+
 def _workload() -> list[Workload]:
     """Open cases per advisor and status; every active advisor appears, even with none."""
     cases_on = and_(Case.advisor_id == User.id, Case.deleted_at.is_(None), _open())
@@ -169,5 +183,8 @@ def dashboard_for(user: User, *, now: dt.datetime | None = None, idle_days: int 
         superseded=Section(counts["superseded"], _case_rows(
             user, conditions["superseded"], Case.planned_submission_on.is_(None), Case.planned_submission_on)),
         idle=Section(counts["idle"], _case_rows(user, conditions["idle"], Case.updated_at)),
+        reviews=_documents(user, CaseDocument.state == DocumentState.RECEIVED, CaseDocument.updated_at),
+        overdue=_documents(user, and_(CaseDocument.state == DocumentState.REQUESTED,
+                                      CaseDocument.request_due_on < today), CaseDocument.request_due_on),
         workload=_workload() if user.is_admin else None,
     )

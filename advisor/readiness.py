@@ -1,7 +1,7 @@
 """The readiness check: every problem that blocks a case from being ready, with a plain message and
 where it is fixed. One function, used by the case page, the workflow's guards and the dashboard.
 
-Document and packet problems join this list as those features land.
+Packet problems join this list when the packet lands.
 """
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import Case, CaseStatus
+from models import Case, CaseStatus, DocumentState
 
-from . import assessments
+from . import assessments, documents
 from . import eligibility as engine
+from .dates import add_months
 
 PASSPORT_VALID_MONTHS = 6
 
@@ -23,18 +24,6 @@ class Problem:
     message: str
     endpoint: str  # where it is fixed: a view name and its arguments, turned into a link by the view
     args: dict[str, Any] = field(default_factory=dict)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later, or the month's last day when it has none (31 Aug + 6 → 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return dt.date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def passport_too_short(expires_on: dt.date, submission_on: dt.date) -> bool:
@@ -65,6 +54,7 @@ def problems(case: Case, *, today: dt.date | None = None) -> list[Problem]:
             what = f"{count} criterion needs" if count == 1 else f"{count} criteria need"
             found.append(Problem("needs_review", f"{what} your judgement before the case can be ready.",
                                  *eligibility))
+    found.extend(document_problems(case))
     today = today or dt.date.today()
     planned = case.planned_submission_on
     if planned is None:
@@ -86,4 +76,40 @@ def problems(case: Case, *, today: dt.date | None = None) -> list[Problem]:
             f"{'planned submission' if submission == planned else 'earliest possible submission'} on "
             f"{submission.isoformat()}.",
             "applicants.edit", {"applicant_id": applicant.id}))
+    # A document rule can repeat a finding above (the passport line checks the same expiry): report it once.
+    codes = {problem.code for problem in found}
+    found.extend(problem for problem in rule_problems(case) if problem.code not in codes)
+    return found
+
+
+def document_problems(case: Case) -> list[Problem]:
+    """Required documents missing, waiting for review, or rejected; a case without a checklist says so."""
+    lines = documents.lines_of(case)
+    where = ("documents.index", {"case_id": case.id})
+    if not lines:
+        return [Problem("no_checklist", "This case has no document checklist yet: create it.", *where)]
+    status = documents.completeness(lines)
+    found = []
+    for code, group, wording in (
+        ("document_missing", status.missing, "not received yet"),
+        ("document_unreviewed", status.awaiting_review, "received, waiting for your review"),
+        ("document_rejected", status.rejected, "rejected; a new version is needed"),
+    ):
+        for line in group:
+            found.append(Problem(code, f"{documents.requirement_of(line).title}: {wording}.", "documents.detail",
+                                 {"case_id": case.id, "document_id": line.id}))
+    return found
+
+
+def rule_problems(case: Case) -> list[Problem]:
+    """Automatic document checks that fail or cannot be made, on required lines that have a document."""
+    found = []
+    for line in documents.lines_of(case):
+        if not (line.applies and line.required) or line.state in (DocumentState.MISSING, DocumentState.WAIVED):
+            continue
+        title = documents.requirement_of(line).title
+        for check in documents.checks(line, case):
+            if check.ok is not True and not (check.ok is None and case.planned_submission_on is None):
+                found.append(Problem(check.problem_code, f"{title}: {check.message}", "documents.detail",
+                                     {"case_id": case.id, "document_id": line.id}))
     return found

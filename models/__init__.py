@@ -2,12 +2,14 @@
 from .applicant import Applicant, Sex
 from .audit import AuditEvent
 from .base import db, utcnow
-from .case import Case, CaseStatus, CaseTransition, ReferenceCounter, Task
+from .case import Case, CaseStatus, CaseTransition, Pathway, ReferenceCounter, Task
+from .document import CaseDocument, DocumentFile, DocumentState, UploadLink
 from .eligibility import Assessment, DegreeLevel, Education, Institution, Judgement, Position, PositionRole
 from .user import LoginThrottle, PasswordLink, Role, User
 
 __all__ = [
-    "Applicant", "Assessment", "AuditEvent", "Case", "CaseStatus", "CaseTransition", "DegreeLevel", "Education",
-    "Institution", "Judgement", "LoginThrottle", "PasswordLink", "Position", "PositionRole", "ReferenceCounter",
-    "Role", "Sex", "Task", "User", "db", "utcnow",
+    "Applicant", "Assessment", "AuditEvent", "Case", "CaseDocument", "CaseStatus", "CaseTransition", "DegreeLevel",
+    "DocumentFile", "DocumentState", "Education", "Institution", "Judgement", "LoginThrottle", "PasswordLink",
+    "Pathway", "Position", "PositionRole", "ReferenceCounter", "Role", "Sex", "Task", "UploadLink", "User", "db",
+    "utcnow",
 ]

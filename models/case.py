@@ -26,6 +26,18 @@ class CaseStatus(enum.StrEnum):
         return self not in (CaseStatus.APPROVED, CaseStatus.REFUSED, CaseStatus.WITHDRAWN)
 
 
+class Pathway(enum.StrEnum):
+    """Which K-visa route the case goes by; it decides which proofs the checklist asks for."""
+
+    DEGREE = "degree"
+    RESEARCH = "research"
+    BOTH = "both"
+
+    @property
+    def label(self) -> str:
+        return {"degree": "Degree", "research": "Teaching or research", "both": "Degree and research"}[self.value]
+
+
 class Case(db.Model):
     __tablename__ = "cases"
 
@@ -39,6 +51,11 @@ class Case(db.Model):
              values_callable=lambda e: [m.value for m in e]),
         default=CaseStatus.INTAKE,
         index=True,
+    )
+    pathway: Mapped[Pathway] = mapped_column(
+        Enum(Pathway, name="pathway", native_enum=False, create_constraint=True, length=16,
+             values_callable=lambda e: [m.value for m in e]),
+        default=Pathway.DEGREE, server_default=Pathway.DEGREE.value,
     )
     planned_submission_on: Mapped[dt.date | None] = mapped_column(index=True)
     intended_entry_on: Mapped[dt.date | None]

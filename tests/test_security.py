@@ -107,7 +107,8 @@ def test_state_changing_routes_need_the_token(client, advisor):
 # Who may reach which route -----------------------------------------------------------------------
 
 def test_public_endpoints_are_the_expected_few(app):
-    assert PUBLIC_ENDPOINTS == {"auth.login", "auth.set_password", "main.health", "static"}
+    assert PUBLIC_ENDPOINTS == {"auth.login", "auth.set_password", "main.health", "static", "upload_links.public",
+                                "upload_links.public_upload"}
     assert PUBLIC_ENDPOINTS <= {rule.endpoint for rule in app.url_map.iter_rules()}
 
 

@@ -19,6 +19,8 @@ from advisor import assessments, institutions, readiness, records, workflow
 from advisor.errors import DomainError
 from models import AuditEvent, Case, CaseStatus, CaseTransition, DegreeLevel, db, utcnow
 
+from .conftest import settle_documents
+
 S = CaseStatus
 RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -41,6 +43,18 @@ def pair_id(pair: tuple[CaseStatus, CaseStatus]) -> str:
 
 
 # Fixtures and helpers ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_case(make_case):
+    """Cases whose documents are settled: the problems these tests look at are the others
+    (tests/test_documents.py covers the document problems)."""
+    def make(*args, **kwargs):
+        case = make_case(*args, **kwargs)
+        settle_documents(case, case.advisor)
+        return case
+
+    return make
+
 
 @pytest.fixture
 def app_config(rules_folder):
@@ -81,7 +95,7 @@ def make_ready_case(make_case, advisor, eth):
         case = make_case(owner or advisor, status=status)
         give_degree(case, eth, owner or advisor)
         assessments.run(case, by=owner or advisor)
-        db.session.commit()
+        settle_documents(case, owner or advisor)
         assert readiness.problems(case) == []
         return case
 

@@ -2,12 +2,28 @@
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from advisor import consulates, countries, isced
+from advisor import checklist, consulates, countries, isced
+from models import utcnow
 
-from . import admin, applicants, audit, auth, cases, eligibility, errors, institutions, main, records, tasks
+from . import (
+    admin,
+    applicants,
+    audit,
+    auth,
+    cases,
+    documents,
+    eligibility,
+    errors,
+    institutions,
+    main,
+    records,
+    tasks,
+    upload_links,
+)
 
 # Routes that work without a login; a test walks the URL map to hold every other route to this.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.set_password", "main.health", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.set_password", "main.health", "static", "upload_links.public",
+                              "upload_links.public_upload"})
 
 
 class IdConverter(IntegerConverter):
@@ -21,12 +37,15 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any rule is added: rules bind it when added
-    for module in (main, auth, admin, applicants, cases, tasks, audit, records, eligibility, institutions):
+    for module in (main, auth, admin, applicants, cases, tasks, audit, records, eligibility, institutions,
+                   documents, upload_links):
         app.register_blueprint(module.bp)
     errors.register(app)
+    app.context_processor(lambda: {"now": utcnow()})
     app.jinja_env.filters["country"] = countries.name
     app.jinja_env.filters["consulate"] = _consulate_label
     app.jinja_env.filters["field_name"] = _field_label
+    app.jinja_env.filters["document_title"] = _document_title
 
 
 def _consulate_label(code: str) -> str:
@@ -36,3 +55,8 @@ def _consulate_label(code: str) -> str:
 
 def _field_label(code: str) -> str:
     return f"{isced.name(code)} ({code})" if code else ""
+
+
+def _document_title(code: str) -> str:
+    requirement = checklist.current().get(code)
+    return requirement.title if requirement else code

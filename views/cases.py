@@ -1,7 +1,7 @@
 """Cases: list, search, open another case for an applicant, view, edit, reassign, delete."""
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from advisor import assessments, audit, case_export, cases, consulates, readiness, tasks, workflow
+from advisor import assessments, audit, case_export, cases, consulates, documents, readiness, tasks, workflow
 from advisor.errors import Conflict, DomainError
 from models import CaseStatus, User, db, utcnow
 
@@ -68,6 +68,7 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
         reassign = ReassignForm(version=case.version, advisor_id=case.advisor_id)
         reassign.advisor_id.choices = choices([(p.id, p.name) for p in cases.assignable_advisors()])
     latest = assessments.latest(case)
+    lines = documents.lines_of(case)
     status_form = StatusForm()
     status_form.status.choices = choices([(s.value, s.value.capitalize()) for s in workflow.next_statuses(case)])
     return render_template("cases/detail.html", case=case, applicant=case.applicant, reassign=reassign,
@@ -77,7 +78,8 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
                            assessment=latest, final=assessments.final_outcome(latest) if latest else None,
                            superseded=assessments.is_superseded(latest) if latest else False,
                            consulate=consulates.get(case.consulate_code), history=audit.case_history(case.id),
-                           tasks=tasks.open_and_recent(case))
+                           tasks=tasks.open_and_recent(case), documents=documents.completeness(lines),
+                           titles={line.id: documents.requirement_of(line).title for line in lines})
 
 
 @bp.route("/<int:case_id>/edit", methods=["GET", "POST"])

@@ -7,13 +7,18 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from advisor import cases, consulates, countries
 from advisor.cases import CaseData
-from models import CaseStatus, User
+from models import CaseStatus, Pathway, User
 
 from .common import DateRange, VersionedForm, choices, strip
 
 
 class CaseFieldsMixin(FlaskForm):
     consulate_code = SelectField("Consulate", validators=[DataRequired("Choose a consulate.")])
+    pathway = SelectField(
+        "Pathway", default=Pathway.DEGREE.value,
+        choices=choices([(p.value, p.label) for p in Pathway]), validate_choice=True,
+        description="Decides the proofs the checklist asks for: the degree certificate, the proof of "
+                    "teaching or research, or both.")
     planned_submission_on = DateField(
         "Planned submission date", validators=[Optional(), DateRange(
             min_days=-365, max_days=2 * 365, message="Choose a date within a year back and two years ahead.")],
@@ -36,7 +41,7 @@ class CaseFieldsMixin(FlaskForm):
         return CaseData(consulate_code=self.consulate_code.data,
                         planned_submission_on=self.planned_submission_on.data,
                         intended_entry_on=self.intended_entry_on.data,
-                        notes=self.case_notes.data or "")
+                        notes=self.case_notes.data or "", pathway=Pathway(self.pathway.data))
 
 
 class CaseForm(CaseFieldsMixin, VersionedForm):

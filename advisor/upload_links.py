@@ -1,0 +1,142 @@
+"""Upload links: how an applicant sends the documents asked of them without an account.
+
+A link names a case and the checklist lines it may fill, and expires (14 days by default). Only the token's
+SHA-256 is stored, so a database leak does not open any link. The advisor can revoke a link at any time; a
+link takes a limited number of files an hour; every visit and upload is audited.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+
+from flask import current_app
+from sqlalchemy import select
+
+from models import Case, CaseDocument, DocumentState, UploadLink, User, db, utcnow
+
+from . import audit, documents
+from .documents import Incoming, Limits, UploadResult
+from .errors import DomainError
+
+LINKABLE = (DocumentState.MISSING, DocumentState.REQUESTED, DocumentState.REJECTED)
+
+
+class LinkClosed(DomainError):
+    """The link expired or was revoked; the message tells the applicant what to do."""
+
+
+class TooManyUploads(DomainError):
+    pass
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def linkable_lines(case: Case) -> list[CaseDocument]:
+    """The lines an applicant can still be asked for: those that apply and are not received or settled."""
+    return [line for line in documents.lines_of(case) if line.applies and line.state in LINKABLE]
+
+
+def create_link(case: Case, lines: Sequence[CaseDocument], *, days: int, message: str,
+                by: User) -> tuple[UploadLink, str]:
+    """A new link for these lines, which are marked requested until the link expires; returns the token."""
+    if not lines:
+        raise DomainError("Choose at least one document to ask for.")
+    if any(line.case_id != case.id or line.state not in LINKABLE for line in lines):
+        raise DomainError("Only missing, requested or rejected documents of this case can be asked for.")
+    if not 1 <= days <= 90:
+        raise DomainError("A link lasts between 1 and 90 days.")
+    token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + dt.timedelta(days=days)
+    link = UploadLink(case_id=case.id, token_hash=_digest(token), message=message.strip(),
+                      requirement_codes=[line.requirement_code for line in lines], expires_at=expires_at,
+                      created_by_id=by.id)
+    db.session.add(link)
+    db.session.flush()
+    documents.request(lines, by=by, due_on=expires_at.date(), link=link)
+    audit.record("upload_link.create", actor=by, obj=link, case_id=case.id,
+                 details={"documents": link.requirement_codes, "expires_at": expires_at})
+    return link, token
+
+
+def find(token: str) -> UploadLink | None:
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(select(UploadLink).where(UploadLink.token_hash == _digest(token)))
+
+
+def open_link(token: str, *, now: dt.datetime | None = None) -> UploadLink:
+    """The usable link for a token. Unknown tokens and deleted cases look the same as no link at all."""
+    link = find(token)
+    if link is None or link.case.deleted_at is not None:
+        raise LinkClosed("This link is not valid. Check that you copied the whole address, or ask your advisor "
+                         "for a new link.")
+    now = now or utcnow()
+    if link.revoked_at is not None:
+        raise LinkClosed("This link has been withdrawn by your advisor. Ask them for a new one if you still "
+                         "need to send documents.")
+    if now >= link.expires_at:
+        raise LinkClosed(f"This link expired on {link.expires_at:%d %B %Y}. Ask your advisor for a new one.")
+    return link
+
+
+def lines_in_scope(link: UploadLink) -> list[CaseDocument]:
+    codes = set(link.requirement_codes)
+    return [line for line in documents.lines_of(link.case) if line.requirement_code in codes and line.applies]
+
+
+def line_in_scope(link: UploadLink, document_id: int) -> CaseDocument | None:
+    return next((line for line in lines_in_scope(link) if line.id == document_id), None)
+
+
+def record_visit(link: UploadLink) -> None:
+    link.last_used_at = utcnow()
+    audit.record("upload_link.open", actor=None, obj=link, case_id=link.case_id,
+                 actor_label=f"upload link #{link.id}")
+
+
+def take_upload(link: UploadLink, line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits,
+                now: dt.datetime | None = None) -> UploadResult:
+    """Store the applicant's files on a line the link covers, within the link's hourly allowance."""
+    if line.requirement_code not in link.requirement_codes or line.case_id != link.case_id:
+        raise DomainError("This link cannot upload that document.")
+    if line.state.is_settled:
+        raise DomainError("This document has already been accepted; nothing more is needed.")
+    charge(link, len(incoming), now=now)
+    result = documents.upload(line, incoming, limits=limits, link=link)
+    link.uploads += len(result.saved)
+    return result
+
+
+def charge(link: UploadLink, count: int, *, now: dt.datetime | None = None) -> None:
+    """Count `count` files against the link's hourly allowance, refused files too (a view that rolls a refused
+    batch back charges it again afterwards), so a link cannot be used to hammer the upload checks."""
+    now = now or utcnow()
+    if link.window_started_at is None or now - link.window_started_at >= dt.timedelta(hours=1):
+        link.window_started_at, link.window_uploads = now, 0
+    if link.window_uploads + count > link_limit():
+        wait = link.window_started_at + dt.timedelta(hours=1) - now
+        minutes = max(1, int(wait.total_seconds() // 60) + 1)
+        raise TooManyUploads(f"This link has taken {link_limit()} files in the last hour, its limit. "
+                             f"Try again in {minutes} minutes.")
+    link.window_uploads += count
+    link.last_used_at = now
+
+
+def link_limit() -> int:
+    return int(current_app.config["UPLOAD_LINK_FILES_PER_HOUR"])
+
+
+def revoke(link: UploadLink, *, by: User) -> None:
+    if link.revoked_at is not None:
+        return
+    link.revoked_at = utcnow()
+    audit.record("upload_link.revoke", actor=by, obj=link, case_id=link.case_id)
+
+
+def links_of(case: Case) -> list[UploadLink]:
+    return list(db.session.scalars(
+        select(UploadLink).where(UploadLink.case_id == case.id).order_by(UploadLink.created_at.desc())))

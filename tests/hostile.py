@@ -1,0 +1,326 @@
+"""Upload test files, good and hostile, generated at run time so the repository holds no binary fixtures.
+
+Each function returns the bytes of one file. The good ones (`pdf`, `jpeg`, `png`) are small but real; the
+hostile ones are what a careless or malicious upload looks like: renamed formats, truncated or encrypted
+PDFs, scripts, a decompression bomb and polyglots that are two files at once.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import struct
+import zipfile
+import zlib
+
+import pikepdf
+from PIL import Image, ImageDraw
+
+A4 = (595, 842)
+
+# Original names a browser may send; none of them may steer where or how a file is stored or served.
+TRAVERSAL_NAMES = [
+    "../../etc/passwd",
+    "..\\..\\boot.ini",
+    "/etc/shadow",
+    "C:\\Windows\\win.ini",
+    "\\\\server\\share\\scan.pdf",
+    "....//....//etc/hosts",
+    "a/b/../../../c.pdf",
+    "~/.ssh/id_rsa",
+    ".htaccess",
+    "..",
+    ".",
+    "/",
+    "",
+    "scan.pdf\x00.html",
+    "passport\r\nContent-Type: text/html.pdf",
+    "\u202egnp.exe",
+    " . . hidden.png",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "x" * 300 + ".pdf",
+]
+
+
+# --- good files ---------------------------------------------------------------------------------------------
+
+def pdf(pages: int = 1, text: str = "Advisor test page") -> bytes:
+    """A valid A4 PDF with one line of Helvetica text on each page."""
+    document = pikepdf.new()
+    font = document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))
+    for number in range(1, pages + 1):
+        page = document.add_blank_page(page_size=A4)
+        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        page.Contents = document.make_stream(pikepdf.unparse_content_stream([
+            ([], pikepdf.Operator("BT")),
+            ([pikepdf.Name.F1, 18], pikepdf.Operator("Tf")),
+            ([72, 760], pikepdf.Operator("Td")),
+            ([pikepdf.String(f"{text} {number}")], pikepdf.Operator("Tj")),
+            ([], pikepdf.Operator("ET")),
+        ]))
+    return _save(document)
+
+
+def jpeg(width: int = 64, height: int = 48, exif_orientation: int | None = None) -> bytes:
+    """A baseline JPEG; a red bar across the top makes its orientation visible."""
+    image = _picture(width, height)
+    exif = Image.Exif()
+    if exif_orientation is not None:
+        exif[0x0112] = exif_orientation
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85, exif=exif)
+    return out.getvalue()
+
+
+def png(width: int = 64, height: int = 48, alpha: bool = False) -> bytes:
+    """A PNG; with `alpha` its left half is fully transparent, so flattening must paint it white."""
+    image = _picture(width, height)
+    if alpha:
+        image = image.convert("RGBA")
+        image.paste((0, 0, 0, 0), (0, 0, width // 2, height))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def loaded_pdf() -> bytes:
+    """A PDF carrying everything a packet must not: an opening script, a page action, a link annotation
+    that runs a script, a script outline entry, a form, an attachment, and a structure tree that still
+    reaches the annotation after the page lets go of it."""
+    document = pikepdf.Pdf.open(io.BytesIO(pdf(pages=2)))
+    script = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('open')"))
+    document.Root.OpenAction = script
+    document.Root.AA = pikepdf.Dictionary(WC=script)
+    link = document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[72, 700, 300, 740],
+        A=pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('link')"))))
+    page = document.pages[0]
+    page.Annots = document.make_indirect(pikepdf.Array([link]))
+    page.AA = pikepdf.Dictionary(O=script)
+    outline = document.make_indirect(pikepdf.Dictionary(
+        Title=pikepdf.String("Run"), A=pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("calc.exe"))))
+    document.Root.Outlines = document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Outlines, First=outline, Last=outline, Count=1))
+    outline.Parent = document.Root.Outlines
+    document.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array())
+    document.Root.StructTreeRoot = document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.StructTreeRoot,
+        K=pikepdf.Dictionary(Type=pikepdf.Name.OBJR, Obj=link, Pg=page.obj)))
+    document.attachments["x.txt"] = b"an attachment that must not reach the packet"
+    return _save(document)
+
+
+# --- files that are not what their name says ----------------------------------------------------------------
+
+def renamed_zip() -> bytes:
+    return _zip({"passport.pdf": b"not really a passport"})
+
+
+def renamed_docx() -> bytes:
+    return _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+
+
+def renamed_html() -> bytes:
+    return b"<!DOCTYPE html>\n<html><head><title>Passport</title></head><body><script>alert(1)</script></body></html>"
+
+
+def renamed_gif() -> bytes:
+    out = io.BytesIO()
+    _picture(16, 16).save(out, format="GIF")
+    return out.getvalue()
+
+
+def renamed_tiff() -> bytes:
+    out = io.BytesIO()
+    _picture(16, 16).save(out, format="TIFF")
+    return out.getvalue()
+
+
+def renamed_heic() -> bytes:
+    """The start of an iPhone HEIC photo: an ISO media `ftyp` box naming the heic brand."""
+    return struct.pack(">I", 24) + b"ftypheic" + b"\x00\x00\x00\x00" + b"mif1heic" + b"\x00" * 64
+
+
+def renamed_text() -> bytes:
+    return b"Passport number: X1234567\nThis is a text file with a .pdf name.\n"
+
+
+# --- broken, locked or scripted PDFs ------------------------------------------------------------------------
+
+def truncated_pdf() -> bytes:
+    """A valid three-page PDF cut to 60% of its bytes, as an interrupted download leaves it."""
+    data = pdf(pages=3)
+    return data[: len(data) * 6 // 10]
+
+
+def garbage_pdf() -> bytes:
+    """A PDF header and end marker around noise: no object, cross-reference table or trailer to recover."""
+    return b"%PDF-1.7\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
+
+
+def pdf_missing_page() -> bytes:
+    """A three-page PDF whose page tree points at a page that is not in the file (the last kid's generation
+    number changed from 0 to 9, so every byte offset still holds). qpdf would quietly report two pages."""
+    data = pdf(pages=3)
+    generation = data.index(b"0 R ]", data.index(b"/Kids"))
+    return data[:generation] + b"9" + data[generation + 1:]
+
+
+def pageless_pdf() -> bytes:
+    return _save(pikepdf.new())
+
+
+def encrypted_pdf() -> bytes:
+    """Needs a password to open."""
+    return _save(pikepdf.Pdf.open(io.BytesIO(pdf())), encryption=pikepdf.Encryption(owner="o", user="u"))
+
+
+def owner_only_encrypted_pdf() -> bytes:
+    """Opens without a password, but is still encrypted (with permission restrictions)."""
+    return _save(pikepdf.Pdf.open(io.BytesIO(pdf())), encryption=pikepdf.Encryption(owner="o", user=""))
+
+
+def javascript_pdf() -> bytes:
+    """Runs a script as soon as it is opened."""
+    return _with_root(OpenAction=pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)")))
+
+
+def launch_pdf() -> bytes:
+    """Asks the viewer to start a program when opened."""
+    return _with_root(OpenAction=pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("cmd.exe")))
+
+
+def javascript_names_pdf() -> bytes:
+    """Document-level script in the /Names /JavaScript tree."""
+    action = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(2)"))
+    return _with_root(Names=pikepdf.Dictionary(
+        JavaScript=pikepdf.Dictionary(Names=pikepdf.Array([pikepdf.String("init"), action]))))
+
+
+def javascript_annotation_pdf() -> bytes:
+    """A link annotation whose action is a script held in a stream, reached only through the page."""
+    document = pikepdf.Pdf.open(io.BytesIO(pdf()))
+    code = document.make_stream(b"app.alert(3)")
+    document.pages[0].Annots = pikepdf.Array([document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 100, 100],
+        A=pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=code)))])
+    return _save(document)
+
+
+# --- images that are broken or too big ----------------------------------------------------------------------
+
+@functools.cache  # the one slow generator (a third of a second); bytes are immutable, so sharing is safe
+def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A real decompression bomb: a 1-bit grayscale PNG of zeros, ~110 KB on disk and 900 megapixels
+    (over 100 MB of raw rows, 900 MB once Pillow gives each pixel a byte). The rows are compressed a
+    batch at a time, so generating it never holds them all in memory."""
+    row = b"\x00" * (1 + (width + 7) // 8)  # a filter-type byte, then eight pixels to a byte
+    rows_per_feed = 1024
+    compressor = zlib.compressobj(9)
+    idat = bytearray()
+    for start in range(0, height, rows_per_feed):
+        idat += compressor.compress(row * min(rows_per_feed, height - start))
+    idat += compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return _png_signature() + _chunk(b"IHDR", header) + _chunk(b"IDAT", bytes(idat)) + _chunk(b"IEND", b"")
+
+
+def truncated_jpeg() -> bytes:
+    data = jpeg(320, 240)
+    return data[: len(data) * 6 // 10]
+
+
+def truncated_png() -> bytes:
+    data = png(320, 240)
+    return data[: len(data) * 6 // 10]
+
+
+def corrupt_png() -> bytes:
+    """Every chunk is well formed with a correct checksum, but the pixel data is not a zlib stream: only
+    decoding the image finds the damage."""
+    header = struct.pack(">IIBBBBB", 64, 48, 8, 2, 0, 0, 0)
+    return _png_signature() + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"not zlib data" * 8) + _chunk(b"IEND", b"")
+
+
+# --- polyglots: one file that is also another ---------------------------------------------------------------
+
+def jpeg_pdf_polyglot() -> bytes:
+    """A JPEG whose comment segment, right after the start marker, begins a PDF: PDF readers look for
+    `%PDF-` anywhere in the first 1024 bytes."""
+    data = jpeg()
+    comment = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n"
+    segment = b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment
+    return data[:2] + segment + data[2:]
+
+
+def jpeg_zip_polyglot() -> bytes:
+    """A JPEG with a ZIP archive appended; ZIP readers find the archive from the end of the file."""
+    return jpeg() + renamed_zip()
+
+
+def png_zip_polyglot() -> bytes:
+    return png() + renamed_zip()
+
+
+def png_pdf_polyglot() -> bytes:
+    """A PNG with a text chunk carrying a PDF header near the start of the file."""
+    data = png()
+    ihdr_end = 8 + 25
+    return data[:ihdr_end] + _chunk(b"tEXt", b"Comment\x00%PDF-1.4 1 0 obj") + data[ihdr_end:]
+
+
+def pdf_zip_polyglot() -> bytes:
+    return pdf() + renamed_zip()
+
+
+def pdf_html_polyglot() -> bytes:
+    return pdf() + renamed_html()
+
+
+# --- size -------------------------------------------------------------------------------------------------
+
+def empty() -> bytes:
+    return b""
+
+
+def oversize(limit: int) -> bytes:
+    """A valid PDF padded with trailing newlines to one byte over `limit`, so only its size is wrong."""
+    data = pdf()
+    return data + b"\n" * (limit + 1 - len(data))
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+def _picture(width: int, height: int) -> Image.Image:
+    image = Image.new("RGB", (width, height), (40, 90, 160))
+    ImageDraw.Draw(image).rectangle((0, 0, width - 1, max(height // 8, 1) - 1), fill=(220, 30, 30))
+    return image
+
+
+def _save(document: pikepdf.Pdf, **options: object) -> bytes:
+    out = io.BytesIO()
+    document.save(out, **options)
+    return out.getvalue()
+
+
+def _with_root(**entries: object) -> bytes:
+    document = pikepdf.Pdf.open(io.BytesIO(pdf()))
+    for key, value in entries.items():
+        document.Root[f"/{key}"] = value
+    return _save(document)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def _png_signature() -> bytes:
+    return b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))

@@ -1,0 +1,374 @@
+"""Stored files: both backends behave alike, keys stay inside their storage, and a failed write leaves nothing.
+
+The S3 backend runs against moto's real HTTP server on loopback, so requests, signing, paging and error
+answers go through boto3 exactly as they would against S3; nothing leaves the machine.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import stat
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.config
+import pytest
+from moto.server import ThreadedMotoServer
+
+from advisor import storage as storage_module
+from advisor.storage import LocalStorage, MissingFile, S3Storage, Storage, StorageError, from_url, new_key, validate_key
+from advisor.storage import s3_client as s3_client_for
+
+REGION = "us-east-1"
+INVALID_KEYS = ["../x", "/abs", "a//b", "A", "a\\b", "a\x00b", "a" * 201, "", "a/", "a/../b", "a/./b", ".tmp-x", "ä"]
+
+
+@pytest.fixture(scope="session")
+def aws_env() -> Iterator[None]:
+    """Dummy credentials, and nothing from the developer's ~/.aws or an instance metadata service."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        patch.setenv("AWS_CONFIG_FILE", os.devnull)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            patch.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(aws_env: None) -> Iterator[str]:
+    """One moto server for the whole session; every test gets its own bucket, so tests cannot see each other."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_url(moto_endpoint: str) -> Callable[..., str]:
+    """`s3_url(bucket, prefix="")`: the STORAGE_URL for a bucket on the test server."""
+
+    def make(bucket: str, prefix: str = "") -> str:
+        return f"s3://{bucket}/{prefix}?endpoint_url={moto_endpoint}&region={REGION}"
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def s3_client(moto_endpoint: str) -> Any:
+    """The client `from_url` would build, made once: building one costs ~70 ms, a request ~4 ms."""
+    return s3_client_for(endpoint_url=moto_endpoint, region=REGION)
+
+
+@pytest.fixture
+def s3_bucket(s3_client: Any) -> str:
+    """A fresh, empty bucket."""
+    name = f"test-{uuid.uuid4().hex[:20]}"
+    s3_client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return from_url(None, default_folder=tmp_path / "files")
+    # A prefix on every S3 test proves that keys go in under it and come back out without it.
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Storage(bucket, "advisor", request.getfixturevalue("s3_client"))
+
+
+# --- Both backends ------------------------------------------------------------------------------------
+
+
+def test_round_trip(storage: Storage):
+    key = "uploads/2026/05/" + "a" * 32
+    assert isinstance(storage, Storage)
+    assert not storage.exists(key)
+    storage.put(key, b"passport scan")
+    assert storage.exists(key)
+    assert storage.get(key) == b"passport scan"
+    assert storage.size(key) == len(b"passport scan")
+    with storage.open(key) as stream:
+        assert stream.read() == b"passport scan"
+    assert list(storage.keys()) == [key]
+    storage.delete(key)
+    assert not storage.exists(key)
+    assert list(storage.keys()) == []
+
+
+def test_overwrite_keeps_the_last(storage: Storage):
+    storage.put("packets/p1", b"first version, longer")
+    storage.put("packets/p1", b"second")
+    assert storage.get("packets/p1") == b"second"
+    assert storage.size("packets/p1") == 6
+    assert list(storage.keys()) == ["packets/p1"]
+
+
+@pytest.mark.parametrize("operation", ["get", "open", "size"])
+def test_absent_key_is_missing_file(storage: Storage, operation: str):
+    storage.put("uploads/present", b"x")
+    with pytest.raises(MissingFile):
+        getattr(storage, operation)("uploads/absent")
+    # A "folder" is not an object on either backend.
+    with pytest.raises(MissingFile):
+        getattr(storage, operation)("uploads")
+    assert not storage.exists("uploads")
+
+
+def test_delete_is_idempotent(storage: Storage):
+    storage.delete("uploads/never-stored")
+    storage.put("uploads/k", b"x")
+    storage.delete("uploads/k")
+    storage.delete("uploads/k")
+    assert not storage.exists("uploads/k")
+
+
+def test_keys_under_a_prefix_in_byte_order(storage: Storage):
+    for key in ["uploads/2026/02/bb", "packets/2026/01/cc", "uploads-old/x", "uploads/2026/01/aa", "uploads0"]:
+        storage.put(key, b"x")
+    everything = ["packets/2026/01/cc", "uploads-old/x", "uploads/2026/01/aa", "uploads/2026/02/bb", "uploads0"]
+    assert list(storage.keys()) == everything
+    assert list(storage.keys("uploads/")) == ["uploads/2026/01/aa", "uploads/2026/02/bb"]
+    assert list(storage.keys("uploads")) == ["uploads-old/x", "uploads/2026/01/aa", "uploads/2026/02/bb", "uploads0"]
+    assert list(storage.keys("uploads/2026/0")) == ["uploads/2026/01/aa", "uploads/2026/02/bb"]
+    assert list(storage.keys("nothing/")) == []
+    with pytest.raises(ValueError):
+        list(storage.keys("../"))
+
+
+@pytest.mark.parametrize("data", [bytes(range(256)), os.urandom(5 * 1024 * 1024), b""], ids=["bytes", "5mb", "empty"])
+def test_binary_data_comes_back_unchanged(storage: Storage, data: bytes):
+    storage.put("uploads/blob", data)
+    assert storage.get("uploads/blob") == data
+    assert storage.size("uploads/blob") == len(data)
+    with storage.open("uploads/blob") as stream:
+        assert stream.read() == data
+
+
+@pytest.mark.parametrize("key", INVALID_KEYS, ids=repr)
+def test_invalid_keys_are_refused_by_every_operation(storage: Storage, key: str):
+    for call in (
+        lambda: storage.put(key, b"x"), lambda: storage.get(key), lambda: storage.open(key),
+        lambda: storage.size(key), lambda: storage.exists(key), lambda: storage.delete(key),
+    ):
+        with pytest.raises(ValueError):
+            call()
+    assert list(storage.keys()) == []
+
+
+def test_url_is_printable_and_holds_no_secret(storage: Storage):
+    assert storage.url.isprintable()
+    assert "testing-secret" not in storage.url
+    assert "testing" not in storage.url.split("?")[0]
+
+
+# --- Keys ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["a", "uploads/2026/05/0123abcd", "x/y_z-1.pdf", "a" * 200, "a.b/c"])
+def test_valid_keys(key: str):
+    assert validate_key(key) == key
+
+
+@pytest.mark.parametrize("key", [*INVALID_KEYS, "a..b", "-x", "a/_b", " a", "a\n", None, b"a"], ids=repr)
+def test_invalid_keys(key):
+    with pytest.raises(ValueError, match="invalid storage key"):
+        validate_key(key)
+
+
+def test_new_key_is_random_and_dated():
+    first, second = new_key("uploads"), new_key("uploads")
+    assert re.fullmatch(r"uploads/20\d\d/(0[1-9]|1[0-2])/[0-9a-f]{32}", first)
+    assert first != second
+    assert validate_key(new_key("exports/packets"))
+    with pytest.raises(ValueError):
+        new_key("../etc")
+
+
+# --- Local folder -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "files")
+
+
+def test_local_files_and_folders_are_private(local: LocalStorage):
+    local.put("uploads/2026/05/k", b"x")
+    assert stat.S_IMODE((local.root / "uploads/2026/05/k").stat().st_mode) == 0o600
+    for folder in ("", "uploads", "uploads/2026", "uploads/2026/05"):
+        assert stat.S_IMODE((local.root / folder).stat().st_mode) == 0o700, folder
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync"])
+def test_local_failed_write_leaves_nothing_behind(local: LocalStorage, monkeypatch: pytest.MonkeyPatch, failing: str):
+    local.put("uploads/old", b"old content")
+
+    def fail(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, failing, fail)
+    with pytest.raises(StorageError, match="No space left on device"):
+        local.put("uploads/new", b"new content")
+    with pytest.raises(StorageError):
+        local.put("uploads/old", b"replacement")
+    monkeypatch.undo()
+
+    assert not (local.root / "uploads/new").exists()
+    assert local.get("uploads/old") == b"old content"
+    assert sorted(path.name for path in (local.root / "uploads").iterdir()) == ["old"]
+
+
+def test_local_keys_skip_temporary_files_of_interrupted_writes(local: LocalStorage):
+    local.put("uploads/k", b"x")
+    (local.root / "uploads" / ".tmp-abc123").write_bytes(b"half")
+    assert list(local.keys()) == ["uploads/k"]
+
+
+def test_local_symlink_out_of_the_folder_is_refused(local: LocalStorage, tmp_path: Path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"not yours")
+    (local.root / "uploads").symlink_to(outside)
+    with pytest.raises(StorageError, match="outside the storage folder"):
+        local.get("uploads/secret")
+    with pytest.raises(StorageError):
+        local.put("uploads/planted", b"x")
+    assert sorted(path.name for path in outside.iterdir()) == ["secret"]
+
+
+def test_local_check(local: LocalStorage, tmp_path: Path):
+    local.check()
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_bytes(b"")
+    with pytest.raises(StorageError, match="cannot create the storage folder"):
+        LocalStorage(in_the_way / "files")
+
+
+# --- S3 -----------------------------------------------------------------------------------------------
+
+
+def test_s3_objects_live_under_the_prefix(s3_url, s3_bucket: str, s3_client: Any, tmp_path: Path):
+    inner = from_url(s3_url(s3_bucket, "a"), default_folder=tmp_path)
+    neighbour = from_url(s3_url(s3_bucket, "a2"), default_folder=tmp_path)
+    inner.put("k", b"inner")
+    neighbour.put("k", b"neighbour")
+    listed = [item["Key"] for item in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert listed == ["a/k", "a2/k"]
+    assert list(inner.keys()) == ["k"]
+    assert inner.get("k") == b"inner"
+
+
+def test_s3_keys_page_through_long_listings(s3_bucket: str, s3_client: Any):
+    paged = S3Storage(s3_bucket, "p", s3_client, page_size=2)
+    for number in range(5):
+        paged.put(f"uploads/{number}", b"")
+    s3_client.put_object(Bucket=s3_bucket, Key="p/uploads/folder/", Body=b"")
+    assert list(paged.keys("uploads/")) == [f"uploads/{number}" for number in range(5)]
+
+
+def test_s3_check_passes_for_an_existing_bucket(s3_url, s3_bucket: str, tmp_path: Path):
+    from_url(s3_url(s3_bucket), default_folder=tmp_path).check()
+
+
+def test_s3_missing_bucket_is_a_readable_storage_error(s3_url, tmp_path: Path):
+    missing = from_url(s3_url("no-such-bucket-here"), default_folder=tmp_path)
+    with pytest.raises(StorageError, match="'no-such-bucket-here' does not exist.*STORAGE_URL"):
+        missing.check()
+    with pytest.raises(StorageError, match="does not exist"):
+        missing.put("k", b"x")
+    with pytest.raises(StorageError, match="does not exist"):
+        missing.get("k")
+
+
+def test_s3_unreachable_endpoint_is_a_storage_error(aws_env: None):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # One attempt, so the test does not sit through the retry back-off.
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION,
+        config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+    unreachable = S3Storage("some-bucket", "", client)
+    with pytest.raises(StorageError, match="cannot reach S3"):
+        unreachable.check()
+    with pytest.raises(StorageError, match="could not store"):
+        unreachable.put("k", b"x")
+
+
+# --- from_url -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [None, ""])
+def test_from_url_defaults_to_the_instance_folder(url, tmp_path: Path):
+    storage = from_url(url, default_folder=tmp_path / "instance" / "files")
+    assert isinstance(storage, LocalStorage)
+    assert storage.root == tmp_path / "instance" / "files"
+    assert storage.url == (tmp_path / "instance" / "files").as_uri()
+
+
+def test_from_url_file(tmp_path: Path):
+    storage = from_url((tmp_path / "my files").as_uri(), default_folder=tmp_path / "unused")
+    assert isinstance(storage, LocalStorage)
+    assert storage.root == tmp_path / "my files"
+    assert storage.root.is_dir()
+    assert not (tmp_path / "unused").exists()
+
+
+@pytest.mark.parametrize(("url", "bucket", "prefix", "endpoint", "region", "shown"), [
+    ("s3://files-bucket/advisor/prod?endpoint_url=http://127.0.0.1:9000&region=eu-central-1",
+     "files-bucket", "advisor/prod", "http://127.0.0.1:9000", "eu-central-1",
+     "s3://files-bucket/advisor/prod?endpoint_url=http://127.0.0.1:9000&region=eu-central-1"),
+    ("s3://files-bucket", "files-bucket", "", "https://s3.amazonaws.com", REGION, "s3://files-bucket/"),
+    ("s3://files-bucket/", "files-bucket", "", "https://s3.amazonaws.com", REGION, "s3://files-bucket/"),
+    ("s3://files.example.org/p/?region=eu-west-1", "files.example.org", "p", "https://s3.eu-west-1.amazonaws.com",
+     "eu-west-1", "s3://files.example.org/p?region=eu-west-1"),
+])
+def test_from_url_s3(aws_env: None, tmp_path: Path, url, bucket, prefix, endpoint, region, shown):
+    storage = from_url(url, default_folder=tmp_path)
+    assert isinstance(storage, S3Storage)
+    assert (storage.bucket, storage.prefix, storage.url) == (bucket, prefix, shown)
+    assert storage.client.meta.endpoint_url == endpoint
+    assert storage.client.meta.region_name == region
+    assert storage.client.meta.config.s3 == {"addressing_style": "path"}
+    assert "testing" not in storage.url
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("ftp://host/files", "unsupported scheme 'ftp'"),
+    ("gs://bucket", "unsupported scheme 'gs'"),
+    ("/var/lib/advisor", "unsupported scheme ''"),
+    ("file://otherhost/var/lib", "file:///absolute/path"),
+    ("file:relative/path", "file:///absolute/path"),
+    ("file:///var/lib?mode=1", "file:///absolute/path"),
+    ("s3://", "must name an S3 bucket"),
+    ("s3:///prefix-only", "must name an S3 bucket"),
+    ("s3://Bad_Bucket", "must name an S3 bucket"),
+    ("s3://bucket:9000", "must name an S3 bucket"),
+    ("s3://files-bucket/../up", "invalid key prefix"),
+    ("s3://files-bucket/Upper", "invalid key prefix"),
+    ("s3://AKIAEXAMPLE:SuperSecret@files-bucket", "must not contain credentials"),
+    ("s3://files-bucket?aws_secret_access_key=SuperSecret", "unknown option(s) 'aws_secret_access_key'"),
+    ("s3://files-bucket?region=a&region=b", "repeats an option"),
+    ("s3://files-bucket?region=EU%20WEST", "invalid region"),
+    ("s3://files-bucket?endpoint_url=ftp://host", "endpoint_url as http(s)://host"),
+    ("s3://files-bucket?endpoint_url=http://user:SuperSecret@host", "endpoint_url as http(s)://host"),
+    ("s3://files-bucket?endpoint_url=http://host/path", "endpoint_url as http(s)://host"),
+    ("s3://files-bucket?endpoint_url=http://[SuperSecret", "endpoint_url as http(s)://host"),
+    ("s3://files-bucket?endpoint_url=http://host:port", "endpoint_url as http(s)://host"),
+    ("s3://[SuperSecret", "not a valid URL"),
+])
+def test_from_url_refuses_what_it_cannot_use(tmp_path: Path, url: str, message: str):
+    with pytest.raises(StorageError, match=re.escape(message)) as refused:
+        from_url(url, default_folder=tmp_path)
+    assert storage_module.SETTING in str(refused.value)
+    assert "SuperSecret" not in str(refused.value)

@@ -1,0 +1,132 @@
+"""Upload links: the advisor makes and revokes them; the applicant opens one and uploads, without a login.
+
+The applicant's pages are public (listed in PUBLIC_ENDPOINTS), speak English and Chinese, and reach only the
+lines their link names. A closed link answers 410 with what to do next; an unknown token 404.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from advisor import documents, upload_links
+from advisor.errors import DomainError
+from advisor.upload_links import LinkClosed, TooManyUploads
+from models import UploadLink, db
+
+from .access import get_case_or_404, require_login, user
+from .documents import incoming_files, request_choices, upload_limits
+from .forms.common import ActionForm
+from .forms.documents import LinkForm, UploadForm
+
+bp = Blueprint("upload_links", __name__)
+
+
+@bp.route("/cases/<int:case_id>/links/new", methods=["GET", "POST"])
+def new(case_id: int):  # type: ignore[no-untyped-def]
+    if (refused := require_login()) is not None:
+        return refused
+    case = get_case_or_404(case_id)
+    form = LinkForm()
+    if form.days.data is None:
+        form.days.data = current_app.config["UPLOAD_LINK_DAYS"]
+    form.documents.choices = request_choices(case)
+    if form.validate_on_submit():
+        lines = [documents.get_line(case, document_id) for document_id in form.documents.data]
+        try:
+            link, token = upload_links.create_link(case, [line for line in lines if line], days=form.days.data,
+                                                   message=form.message.data or "", by=user())
+        except DomainError as problem:
+            db.session.rollback()
+            flash(str(problem), "error")
+        else:
+            db.session.commit()
+            # The token exists only in this response: the database keeps its hash.
+            url = url_for("upload_links.public", token=token, _external=True)
+            return render_template("documents/letter.html", case=case, applicant=case.applicant, link_url=url,
+                                   expires_at=link.expires_at, message=link.message,
+                                   lines=[(line, documents.requirement_of(line))
+                                          for line in upload_links.lines_in_scope(link)])
+    return render_template("upload_links/new.html", case=case, form=form)
+
+
+@bp.post("/cases/<int:case_id>/links/<int:link_id>/revoke")
+def revoke(case_id: int, link_id: int) -> Response:
+    if (refused := require_login()) is not None:
+        return refused  # type: ignore[no-any-return]
+    case = get_case_or_404(case_id)
+    link = db.session.get(UploadLink, link_id)
+    if link is None or link.case_id != case.id:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    upload_links.revoke(link, by=user())
+    db.session.commit()
+    flash("The link is revoked: it no longer opens.", "success")
+    return redirect(url_for("documents.index", case_id=case.id, _anchor="links"))
+
+
+# The applicant's side ------------------------------------------------------------------------------------
+
+def _open(token: str) -> UploadLink | Response:
+    try:
+        return upload_links.open_link(token)
+    except LinkClosed as closed:
+        known = upload_links.find(token) is not None
+        return Response(render_template("upload_links/closed.html", message=str(closed)),
+                        status=410 if known else 404)
+
+
+def _public_page(link: UploadLink, *, refused: list[tuple[str, str]] | None = None,
+                 refused_line: int | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    lines = [(line, documents.requirement_of(line)) for line in upload_links.lines_in_scope(link)]
+    return render_template("upload_links/public.html", link=link, case=link.case, lines=lines, form=UploadForm(),
+                           refused=refused or [], refused_line=refused_line), status
+
+
+@bp.get("/u/<token>")
+def public(token: str):  # type: ignore[no-untyped-def]
+    link = _open(token)
+    if isinstance(link, Response):
+        return link
+    upload_links.record_visit(link)
+    db.session.commit()
+    return _public_page(link)
+
+
+@bp.post("/u/<token>/<int:document_id>")
+def public_upload(token: str, document_id: int):  # type: ignore[no-untyped-def]
+    link = _open(token)
+    if isinstance(link, Response):
+        return link
+    line = upload_links.line_in_scope(link, document_id)
+    if line is None:
+        abort(404)
+    if not UploadForm().validate_on_submit():
+        abort(400)
+    incoming = incoming_files()
+    try:
+        result = upload_links.take_upload(link, line, incoming, limits=upload_limits())
+    except documents.Refused as refused:
+        db.session.rollback()
+        try:  # refused files count against the hourly allowance too
+            upload_links.charge(link, len(incoming))
+        except TooManyUploads:
+            pass  # already over: the next attempt is refused before any check runs
+        db.session.commit()
+        return _public_page(link, refused=refused.reasons, refused_line=line.id,
+                            status=413 if refused.too_large else 422)
+    except TooManyUploads as limited:
+        db.session.rollback()
+        flash(str(limited), "error")
+        return _public_page(link, status=429)
+    except DomainError as problem:
+        db.session.rollback()
+        flash(str(problem), "error")
+        return redirect(url_for("upload_links.public", token=token))
+    db.session.commit()
+    for notice in result.notices:
+        flash(notice, "warning")
+    if result.saved:
+        flash(f"Thank you — {len(result.saved)} {'file' if len(result.saved) == 1 else 'files'} received. "
+              f"已收到文件。", "success")
+    return redirect(url_for("upload_links.public", token=token))
