@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
-from models import Applicant, Case, CaseStatus, Pathway, ReferenceCounter, Role, User, db, utcnow
+from models import (
+    Applicant,
+    Case,
+    CaseDocument,
+    CaseStatus,
+    DocumentState,
+    Pathway,
+    ReferenceCounter,
+    Role,
+    User,
+    db,
+    utcnow,
+)
 
 from . import audit, consulates, countries, documents
 from .applicants import applicant_matches, order_by
@@ -22,6 +34,7 @@ from .eligibility import ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE
 from .errors import Conflict, DomainError, NotAllowed
 
 CASE_HOLDERS = (Role.ADVISOR, Role.ADMIN)
+OPEN_DOCUMENT_STATES = documents.OPEN_STATES
 
 
 @dataclass
@@ -160,7 +173,10 @@ SORTS = {
 NOT_ASSESSED = "not_assessed"
 OUTCOMES = {ELIGIBLE: "Eligible", NEEDS_REVIEW: "Needs review", NOT_ELIGIBLE: "Not eligible",
             NOT_ASSESSED: "Not assessed"}
-FILTERS = ("status", "advisor", "consulate", "nationality", "outcome")
+# Where a case's documents stand: every required line settled, some still open, or uploads to review.
+COMPLETENESS = {"complete": "Documents complete", "incomplete": "Documents incomplete",
+                "to_review": "Uploads to review"}
+FILTERS = ("status", "advisor", "consulate", "nationality", "outcome", "documents")
 USER_ID = re.compile(r"[0-9]{1,9}")  # ASCII digits only, and no number past the database's integers
 
 
@@ -184,16 +200,18 @@ def case_filters(user: User, args: Mapping[str, str | None]) -> dict[str, str]:
         found["nationality"] = raw["nationality"].upper()
     if raw["outcome"] in OUTCOMES:
         found["outcome"] = raw["outcome"]
+    if raw["documents"] in COMPLETENESS:
+        found["documents"] = raw["documents"]
     return found
 
 
 def search_cases(user: User, *, q: str = "", sort: str = "-updated", status: str | None = None,
                  advisor: str | None = None, consulate: str | None = None, nationality: str | None = None,
-                 outcome: str | None = None) -> Select[tuple[Case]]:
+                 outcome: str | None = None, documents: str | None = None) -> Select[tuple[Case]]:
     """Visible cases matching a reference, name or passport number and the list filters, sorted by a
     whitelisted key. Filter values are checked by `case_filters`: an unknown one filters nothing."""
     filters = case_filters(user, {"status": status, "advisor": advisor, "consulate": consulate,
-                                  "nationality": nationality, "outcome": outcome})
+                                  "nationality": nationality, "outcome": outcome, "documents": documents})
     query = visible_cases(user)
     # Conditions on applicants are subqueries, found in one pass over their table; the applicants are
     # joined only to sort by name, so counting a page never reads them.
@@ -212,12 +230,23 @@ def search_cases(user: User, *, q: str = "", sort: str = "-updated", status: str
         query = query.where(Case.outcome.is_(None))
     elif "outcome" in filters:
         query = query.where(Case.outcome == filters["outcome"])
+    if "documents" in filters:
+        query = query.where(_completeness(filters["documents"]))
     if sort.removeprefix("-") == "applicant":
         query = query.join(Case.applicant).options(contains_eager(Case.applicant))
     else:
         query = query.options(joinedload(Case.applicant, innerjoin=True))
     query = query.options(joinedload(Case.advisor, innerjoin=True))
     return query.order_by(*order_by(SORTS, sort, default="-updated"), Case.id.desc())
+
+
+def _completeness(value: str) -> ColumnElement[bool]:
+    """A probe of the case's own checklist lines (their unique index starts with case_id)."""
+    lines = select(CaseDocument.id).where(CaseDocument.case_id == Case.id, CaseDocument.applies)
+    if value == "to_review":
+        return lines.where(CaseDocument.state == DocumentState.RECEIVED).exists()
+    still_open = lines.where(CaseDocument.required, CaseDocument.state.in_(OPEN_DOCUMENT_STATES)).exists()
+    return ~still_open if value == "complete" else still_open
 
 
 REFERENCE_PART = re.compile(r"[K0-9-]+")

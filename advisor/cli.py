@@ -46,8 +46,7 @@ def create_admin(email: str, name: str, password_stdin: bool) -> None:
 @click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="Where the app is served.")
 @click.option("--cases", "target", type=click.IntRange(min=0, max=500_000), default=0,
               help="Generate cases until there are this many in all, e.g. 10000 to try the lists at scale "
-                   "(seconds, in bulk). They get degrees and assessments but no document checklists yet: "
-                   "checklist items come with the documents feature.")
+                   "(seconds, in bulk), with degrees, assessments and document checklists (no files).")
 def seed_demo(password: str, url: str, target: int) -> None:
     """Fill the database with a demo practice; running it again changes nothing but the passwords."""
     try:

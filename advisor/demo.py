@@ -7,6 +7,7 @@ passport number and institutions by name and country, so running it again adds n
 from __future__ import annotations
 
 import datetime as dt
+import io
 import random
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,10 +20,13 @@ from models import (
     Applicant,
     Assessment,
     Case,
+    CaseDocument,
     CaseStatus,
     DegreeLevel,
+    DocumentState,
     Education,
     Institution,
+    Pathway,
     Position,
     PositionRole,
     Role,
@@ -33,7 +37,7 @@ from models import (
 )
 from models.applicant import search_text_of
 
-from . import accounts, applicants, assessments, audit, consulates, institutions, isced, records
+from . import accounts, applicants, assessments, audit, checklist, consulates, documents, institutions, isced, records
 from . import eligibility as engine
 from .cases import CaseData, open_case, reserve_references
 from .errors import DomainError
@@ -171,6 +175,7 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None, case
         _background(applicant, index, random.Random(index), today, by=advisor)  # own draws: idempotent
         if status != CaseStatus.INTAKE:
             assessments.run(case, by=advisor, on=today)
+        _documents(case, index, today, by=advisor)
         summary.created += 1
     db.session.flush()
     summary.created += add_bulk_cases(cases, staff=staff, today=today)
@@ -254,12 +259,64 @@ class _Generated:
     snapshot: dict[str, Any] | None = None
 
 
+# Demo documents ------------------------------------------------------------------------------------------
+
+SPECIMEN_LIMITS = documents.Limits(max_bytes=25 * 1024 * 1024, max_pixels=60_000_000, max_pages=300)
+
+
+def _specimen(title: str, case: Case, *, size: tuple[int, int] = (620, 877)) -> bytes:
+    """A JPEG that looks like a scanned page and says what it stands for: demo cases show real files."""
+    from PIL import Image, ImageDraw
+
+    page = Image.new("RGB", size, (250, 249, 245))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((24, 24, size[0] - 24, size[1] - 24), outline=(160, 170, 185), width=3)
+    lines = ["SPECIMEN", title, case.applicant.full_name, case.reference, "Demo practice: not a real document"]
+    for row, text_line in enumerate(lines):
+        draw.text((48, 60 + row * 36), text_line, fill=(40, 50, 70))
+    out = io.BytesIO()
+    page.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def _documents(case: Case, index: int, today: dt.date, *, by: User) -> None:
+    """Collect the demo case's documents as far as its status implies: none at intake, some while collecting
+    (one waiting for review, one requested and overdue), all required ones accepted from ready on."""
+    status = case.status
+    if status == CaseStatus.INTAKE:
+        return
+    complete = status in (CaseStatus.READY, CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED)
+    planned = case.planned_submission_on or today
+    for position, line in enumerate(documents.lines_of(case)):
+        if not line.required:
+            continue
+        requirement = documents.requirement_of(line)
+        if not complete and position >= 2:
+            if position == 2:
+                documents.request([line], by=by, due_on=today - dt.timedelta(days=3 + index % 5))
+            continue
+        size = (413, 531) if line.requirement_code == "photo" else (620, 877)
+        documents.upload(line, [documents.Incoming(f"{line.requirement_code}.jpg", _specimen(
+            requirement.title, case, size=size))], limits=SPECIMEN_LIMITS, by=by)
+        documents.update_details(line, documents.Details(
+            issued_on=today - dt.timedelta(days=20) if "issued_on" in requirement.fields else None,
+            expires_on=planned + dt.timedelta(days=400) if "expires_on" in requirement.fields else None,
+            number=f"D{index:03d}{position}" if "number" in requirement.fields else None), by=by)
+        if line.requirement_code == "passport":
+            line.expires_on = case.applicant.passport_expires_on
+        if complete or position == 0:
+            try:
+                documents.accept(line, by=by)
+            except DomainError:
+                pass  # a demo passport too short for the date stays waiting for review: the dashboard shows it
+
+
 def add_bulk_cases(target: int, *, staff: list[User], today: dt.date) -> int:
     """Add generated applicants, one case each, until there are `target` cases; return how many.
 
     Each gets a degree or a research position (or nothing yet) and, once past intake, an assessment by
-    the engine, so statuses and outcomes spread as in a real practice. Document checklists come with
-    the documents feature: generated cases have none yet.
+    the engine, so statuses and outcomes spread as in a real practice, and a document checklist whose
+    lines' states fit the status (about eight lines a case; no files).
     """
     missing = target - (db.session.scalar(select(func.count()).select_from(Case)) or 0)
     if missing <= 0:
@@ -318,6 +375,7 @@ def _generate(index: int, reference: str, advisors: list[User], pool: dict[str, 
     )
     case = dict(
         reference=reference, advisor_id=advisor.id, status=status, consulate_code=_consulate_for(residence),
+        pathway=Pathway.RESEARCH if index % 11 != 10 and index % 7 == 6 else Pathway.DEGREE,
         planned_submission_on=planned, intended_entry_on=planned + dt.timedelta(days=30), notes="",
         created_by_id=advisor.id, created_at=created, updated_at=updated,
     )
@@ -365,6 +423,38 @@ def _insert(batch: list[_Generated], rules: engine.RuleSet, today: dt.date, *, b
             for g, case_id in zip(batch, case_ids, strict=True) if g.snapshot is not None]
     if rows:
         db.session.execute(insert(Assessment), rows)
+    db.session.execute(insert(CaseDocument), [line for g, case_id in zip(batch, case_ids, strict=True)
+                                              for line in _bulk_checklist(g, case_id, today)])
+
+
+COLLECTING_STATES = {DocumentState.MISSING: 3, DocumentState.REQUESTED: 3, DocumentState.RECEIVED: 2,
+                     DocumentState.ACCEPTED: 5, DocumentState.REJECTED: 1}
+
+
+def _bulk_checklist(generated: _Generated, case_id: int, today: dt.date) -> list[dict[str, Any]]:
+    """The case's checklist lines, in states that fit its status (no files: lists and counts only)."""
+    case, applicant = generated.case, generated.applicant
+    rng = random.Random(f"documents-{case['reference']}")
+    complete = case["status"] in (CaseStatus.READY, CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED)
+    lines = []
+    for needed in checklist.requirements_for(
+            pathway=case["pathway"].value, nationality=applicant["nationality"],
+            residence_country=applicant["residence_country"], consulate_code=case["consulate_code"]):
+        if case["status"] == CaseStatus.INTAKE or not needed.required:
+            state = DocumentState.MISSING
+        elif complete:
+            state = DocumentState.ACCEPTED
+        else:
+            state = rng.choices(list(COLLECTING_STATES), weights=list(COLLECTING_STATES.values()))[0]
+        lines.append(dict(
+            case_id=case_id, requirement_code=needed.requirement.code, required=needed.required, applies=True,
+            position=needed.position, state=state, revision=0,
+            reason="The scan is unreadable: please scan it again." if state == DocumentState.REJECTED else "",
+            request_due_on=today + dt.timedelta(days=rng.randrange(-14, 21))
+            if state == DocumentState.REQUESTED else None,
+            updated_at=case["updated_at"],
+        ))
+    return lines
 
 
 def _inputs(generated: _Generated) -> engine.Inputs:

@@ -58,7 +58,7 @@ def create_link(case: Case, lines: Sequence[CaseDocument], *, days: int, message
     db.session.flush()
     documents.request(lines, by=by, due_on=expires_at.date(), link=link)
     audit.record("upload_link.create", actor=by, obj=link, case_id=case.id,
-                 details={"documents": link.requirement_codes, "expires_at": expires_at})
+                 details={"documents": link.requirement_codes, "expires_at": expires_at.isoformat()})
     return link, token
 
 

@@ -166,7 +166,8 @@ def test_advisors_are_not_offered_an_advisor_filter(client, auth, advisor, pract
     auth.login(advisor.email)
     form = page(client.get("/cases/")).select_one("form.filters-form")
     assert form.select_one("select[name=advisor]") is None
-    assert {s["name"] for s in form.select("select")} == {"status", "consulate", "nationality", "outcome"}
+    assert {s["name"] for s in form.select("select")} == {"status", "consulate", "nationality", "outcome",
+                                                          "documents"}
 
 
 class TestLinksKeepTheFilters:

@@ -26,7 +26,8 @@ def index():  # type: ignore[no-untyped-def]
     page = paginate(cases.search_cases(user(), q=args.q, sort=args.sort, **filters))
     form = CaseFilterForm(formdata=None, data={**filters, "q": args.q, "sort": args.sort},
                           advisors=cases.filter_advisors() if user().is_admin else None)
-    return render_template("cases/index.html", page=page, args=args, form=form, filtered=bool(filters))
+    return render_template("cases/index.html", page=page, args=args, form=form, filtered=bool(filters),
+                           completeness=documents.counts_for([case.id for case in page.items]))
 
 
 @bp.get("/export.csv")

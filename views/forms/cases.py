@@ -77,6 +77,7 @@ class CaseFilterForm(FlaskForm):
     consulate = SelectField("Consulate")
     nationality = SelectField("Nationality")
     outcome = SelectField("Eligibility")
+    documents = SelectField("Documents")
     sort = HiddenField()
 
     def __init__(self, *args, advisors: list[User] | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -85,6 +86,7 @@ class CaseFilterForm(FlaskForm):
         self.consulate.choices = choices([("", "Any consulate"), *consulates.choices()])
         self.nationality.choices = choices([("", "Any nationality"), *countries.choices()])
         self.outcome.choices = choices([("", "Any outcome"), *cases.OUTCOMES.items()])
+        self.documents.choices = choices([("", "Any documents"), *cases.COMPLETENESS.items()])
         if advisors is None:
             del self.advisor
         else:
