@@ -6,11 +6,14 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from sqlalchemy import select
 
-from models import Role, db
+from models import Case, CaseStatus, Role, db
 
-from . import accounts, assessments, demo, filestore, institutions
+from . import accounts, assessments, demo, filestore, institutions, packets
 from .errors import DomainError
+from .packet_pdf import PacketError
+from .storage import MissingFile
 
 
 def register_commands(app: Flask) -> None:
@@ -19,6 +22,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(import_institutions)
     app.cli.add_command(reassess)
     app.cli.add_command(storage_check)
+    app.cli.add_command(export_packet)
+    app.cli.add_command(export_packets)
 
 
 @click.command("create-admin")
@@ -113,4 +118,55 @@ def storage_check(delete_orphans: bool) -> None:
         click.echo(f"Deleted {filestore.remove_orphans(report)} orphan files.")
     click.echo(f"{len(report.orphans)} orphans, {len(report.missing)} missing.")
     if report.missing:
+        sys.exit(1)
+
+
+def _write_packet(case: Case, out: Path, *, draft: bool) -> str:
+    """Export one case's packet to `out`; a final is also stored and recorded, as from the case page."""
+    try:
+        if draft:
+            built = packets.export_draft(case, by=None)  # type: ignore[arg-type]
+            data, pages = built.pdf, built.page_count
+        else:
+            packet = packets.export_final(case, by=None)
+            data, pages = filestore.current().get(packet.storage_key), packet.page_count
+    except (DomainError, PacketError, MissingFile) as refused:
+        db.session.rollback()
+        raise click.ClickException(f"{case.reference}: {refused}") from None
+    db.session.commit()
+    out.write_bytes(data)
+    return f"{case.reference}: {'draft' if draft else 'final'} packet, {pages} pages, {len(data):,} bytes -> {out}"
+
+
+@click.command("export-packet")
+@click.argument("reference")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True)
+@click.option("--draft", is_flag=True, help="A draft (watermarked on every page) instead of a final packet.")
+def export_packet(reference: str, out: Path, draft: bool) -> None:
+    """Export the submission packet of the case REFERENCE (e.g. K-2026-000123) to a PDF file."""
+    case = db.session.scalar(select(Case).where(Case.reference == reference.strip().upper(),
+                                                Case.deleted_at.is_(None)))
+    if case is None:
+        raise click.ClickException(f"No case {reference}.")
+    click.echo(_write_packet(case, out, draft=draft))
+
+
+@click.command("export-packets")
+@click.option("--status", type=click.Choice([s.value for s in CaseStatus]), default="ready", show_default=True)
+@click.option("--out", "folder", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--draft", is_flag=True, help="Drafts instead of final packets.")
+def export_packets(status: str, folder: Path, draft: bool) -> None:
+    """Export the packet of every case in a status into a folder, one PDF per case; failures are listed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    found = list(db.session.scalars(select(Case).where(Case.status == CaseStatus(status), Case.deleted_at.is_(None))
+                                    .order_by(Case.reference)))
+    failed = 0
+    for case in found:
+        try:
+            click.echo(_write_packet(case, folder / f"{case.reference}{'-draft' if draft else ''}.pdf", draft=draft))
+        except click.ClickException as problem:
+            failed += 1
+            click.echo(f"failed  {problem.message}", err=True)
+    click.echo(f"{len(found) - failed} of {len(found)} cases exported to {folder}.")
+    if failed:
         sys.exit(1)

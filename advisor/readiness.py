@@ -1,7 +1,8 @@
 """The readiness check: every problem that blocks a case from being ready, with a plain message and
 where it is fixed. One function, used by the case page, the workflow's guards and the dashboard.
 
-Packet problems join this list when the packet lands.
+The packet's own problems come last: a final packet older than the latest change, and for submitting,
+no final packet at all.
 """
 from __future__ import annotations
 
@@ -31,8 +32,12 @@ def passport_too_short(expires_on: dt.date, submission_on: dt.date) -> bool:
     return expires_on < add_months(submission_on, PASSPORT_VALID_MONTHS)
 
 
-def problems(case: Case, *, today: dt.date | None = None) -> list[Problem]:
-    """What stops this case from being ready, in the order an advisor fixes things."""
+def problems(case: Case, *, today: dt.date | None = None, packets: bool = True,
+             submission: bool = False) -> list[Problem]:
+    """What stops this case from being ready, in the order an advisor fixes things.
+
+    `packets=False` leaves out the packet's own problems (a final packet is built when all else is fixed);
+    `submission=True` also asks for a final packet of the case as it is now, which submitting needs."""
     found: list[Problem] = []
     applicant = case.applicant
     eligibility = ("eligibility.case", {"case_id": case.id})
@@ -79,7 +84,25 @@ def problems(case: Case, *, today: dt.date | None = None) -> list[Problem]:
     # A document rule can repeat a finding above (the passport line checks the same expiry): report it once.
     codes = {problem.code for problem in found}
     found.extend(problem for problem in rule_problems(case) if problem.code not in codes)
+    if packets:
+        found.extend(packet_problems(case, submission=submission))
     return found
+
+
+def packet_problems(case: Case, *, submission: bool) -> list[Problem]:
+    """A final packet older than the latest change; for submitting, no final packet at all."""
+    from . import packets
+
+    latest = packets.latest_final(case)
+    where = ("packets.index", {"case_id": case.id})
+    if latest is None:
+        if submission:
+            return [Problem("no_final_packet", "Export a final packet: it is what goes to the consulate.", *where)]
+        return []
+    if packets.is_stale(latest, case):
+        return [Problem("packet_stale", f"The final packet {latest.number} is older than the latest change to the "
+                                        f"case: export a new one.", *where)]
+    return []
 
 
 def document_problems(case: Case) -> list[Problem]:

@@ -21,7 +21,7 @@ ALLOWED: dict[CaseStatus, tuple[CaseStatus, ...]] = {
     S.REFUSED: (),
     S.WITHDRAWN: (),
 }
-# Moving into these needs an empty readiness list.
+# Moving into these needs an empty readiness list; submitting also needs a current final packet.
 GUARDED = (S.READY, S.SUBMITTED)
 # A decision or a withdrawal needs a note saying what happened.
 NOTE_REQUIRED = (S.WITHDRAWN, S.APPROVED, S.REFUSED)
@@ -48,7 +48,7 @@ def move(case: Case, to: CaseStatus, *, by: User, note: str = "") -> CaseTransit
     if to in NOTE_REQUIRED and not note:
         raise DomainError(f"Say why the case is {to.value}: the note goes into its history.")
     if to in GUARDED:
-        problems = readiness.problems(case)
+        problems = readiness.problems(case, submission=to == S.SUBMITTED)
         if problems:
             raise Blocked(to, problems)
     transition = CaseTransition(case_id=case.id, from_status=case.status, to_status=to, note=note, by_id=by.id)

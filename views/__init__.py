@@ -16,6 +16,7 @@ from . import (
     errors,
     institutions,
     main,
+    packets,
     records,
     tasks,
     upload_links,
@@ -38,7 +39,7 @@ class IdConverter(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any rule is added: rules bind it when added
     for module in (main, auth, admin, applicants, cases, tasks, audit, records, eligibility, institutions,
-                   documents, upload_links):
+                   documents, upload_links, packets):
         app.register_blueprint(module.bp)
     errors.register(app)
     app.context_processor(lambda: {"now": utcnow()})

@@ -1,0 +1,150 @@
+"""Submission packets of a case: drafts any time, finals only when nothing blocks the case.
+
+A final is stored immutably through the storage backend with its SHA-256, size, page count and manifest,
+and remembers the fingerprint of the case it was built from; when the case changes afterwards, the packet is
+stale and the case cannot be submitted until a new final is exported.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import current_app, render_template
+from sqlalchemy import func, select
+
+from models import Case, CaseDocument, DocumentFile, DocumentState, Packet, User, db, utcnow
+
+from . import assessments, audit, consulates, documents, filestore, records
+from .errors import DomainError
+from .packet_pdf import Built, Exhibit, Meta, Placed, build
+
+
+class NotReady(DomainError):
+    """A final packet was asked for while problems block the case."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = problems
+        super().__init__("A final packet needs a case with nothing blocking it: "
+                         + " ".join(problem.message for problem in problems) + " A draft can be exported any time.")
+
+
+def accepted_lines(case: Case) -> list[tuple[CaseDocument, list[DocumentFile]]]:
+    """The exhibits: accepted lines that apply, in packet order, with their current files."""
+    return [(line, line.current_files()) for line in documents.lines_of(case)
+            if line.applies and line.state == DocumentState.ACCEPTED and line.current_files()]
+
+
+def fingerprint(case: Case) -> str:
+    """A hash of everything a packet prints or holds; any change to it makes earlier packets stale."""
+    applicant = case.applicant
+    latest = assessments.latest(case)
+    state = {
+        "case": [case.reference, case.consulate_code, case.pathway.value, str(case.planned_submission_on),
+                 str(case.intended_entry_on), case.advisor_id],
+        "applicant": [applicant.family_name, applicant.given_names, applicant.chinese_name, applicant.sex.value,
+                      str(applicant.born_on), applicant.nationality, applicant.residence_country,
+                      applicant.passport_number, str(applicant.passport_issued_on),
+                      str(applicant.passport_expires_on)],
+        "records": [[r.id, r.version] for r in [*records.education_of(applicant), *records.positions_of(applicant)]],
+        "assessment": [latest.id, sorted((j.criterion, j.decision, j.note) for j in latest.judgements)]
+        if latest else None,
+        "exhibits": [[line.requirement_code, line.revision, [f.id for f in files]]
+                     for line, files in accepted_lines(case)],
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _exhibits(case: Case) -> list[Exhibit]:
+    store = filestore.current()
+    found = []
+    for line, files in accepted_lines(case):
+        requirement = documents.requirement_of(line)
+        found.append(Exhibit(
+            title=requirement.title, title_zh=requirement.title_zh, code=line.requirement_code,
+            pdfs=tuple(store.get(f.pages_key) for f in files), page_counts=tuple(f.page_count for f in files),
+            files=tuple({"file_id": f.id, "name": f.original_name, "sha256": f.sha256, "revision": f.revision,
+                         "pages": f.page_count} for f in files)))
+    return found
+
+
+def _html_for(case: Case, *, draft: bool, cover_letter: str):  # type: ignore[no-untyped-def]
+    applicant = case.applicant
+    latest = assessments.latest(case)
+    context = dict(
+        case=case, applicant=applicant, draft=draft, cover_letter=cover_letter.strip(),
+        consulate=consulates.get(case.consulate_code), practice=current_app.config["PRACTICE_NAME"],
+        today=utcnow().date(), assessment=latest,
+        criteria=assessments.criteria_of(latest) if latest else (),
+        judgements={j.criterion: j for j in latest.judgements} if latest else {},
+        final=assessments.final_outcome(latest) if latest else None,
+        education=records.education_of(applicant), positions=records.positions_of(applicant),
+    )
+
+    def html(placed: list[Placed], front_pages: int) -> str:
+        by_code = {item.exhibit.code: item.number for item in placed}
+
+        def exhibit_numbers(codes: list[str]) -> list[int]:
+            return sorted({by_code[code] for code in codes if code in by_code})
+
+        return render_template("packets/front.html", placed=placed, front_pages=front_pages,
+                               total_pages=front_pages + sum(item.exhibit.pages for item in placed),
+                               exhibit_numbers=exhibit_numbers, **context)
+
+    return html
+
+
+def build_packet(case: Case, *, draft: bool, cover_letter: str = "") -> Built:
+    """The packet PDF of the case as it is now (nothing stored)."""
+    exhibits = _exhibits(case)
+    meta = Meta(reference=case.reference, title=f"{case.reference} K visa submission packet",
+                author=f"{case.advisor.name}, {current_app.config['PRACTICE_NAME']}",
+                subject=f"K visa application of {case.applicant.full_name}", created_at=utcnow(), draft=draft)
+    # Cover, index, applicant, eligibility: one page each, plus the cover letter; a long index re-renders.
+    estimate = 4 + (1 if cover_letter.strip() else 0) + max(0, len(exhibits) - 20) // 30
+    return build(_html_for(case, draft=draft, cover_letter=cover_letter), render_template("packets/packet.css"),
+                 exhibits, meta, estimate=estimate)
+
+
+def export_draft(case: Case, *, by: User, cover_letter: str = "") -> Built:
+    built = build_packet(case, draft=True, cover_letter=cover_letter)
+    audit.record("packet.draft", actor=by, obj=case, case_id=case.id,
+                 details={"pages": built.page_count, "sha256": built.sha256})
+    return built
+
+
+def export_final(case: Case, *, by: User | None, cover_letter: str = "") -> Packet:
+    """Build, store and record a final packet; refused while the readiness check finds problems."""
+    from . import readiness
+
+    problems = readiness.problems(case, packets=False)
+    if problems:
+        raise NotReady(problems)
+    built = build_packet(case, draft=False, cover_letter=cover_letter)
+    number = (db.session.scalar(select(func.max(Packet.number)).where(Packet.case_id == case.id)) or 0) + 1
+    packet = Packet(case_id=case.id, number=number, storage_key=filestore.write("packets", built.pdf),
+                    sha256=built.sha256, size=len(built.pdf), page_count=built.page_count,
+                    fingerprint=fingerprint(case), manifest=built.manifest(), cover_letter=cover_letter.strip(),
+                    created_by_id=by.id if by else None)
+    db.session.add(packet)
+    db.session.flush()
+    audit.record("packet.final", actor=by, obj=packet, case_id=case.id,
+                 details={"number": number, "pages": built.page_count, "size": packet.size, "sha256": built.sha256})
+    return packet
+
+
+def packets_of(case: Case) -> list[Packet]:
+    return list(db.session.scalars(select(Packet).where(Packet.case_id == case.id).order_by(Packet.number.desc())))
+
+
+def latest_final(case: Case) -> Packet | None:
+    return db.session.scalar(select(Packet).where(Packet.case_id == case.id).order_by(Packet.number.desc()).limit(1))
+
+
+def is_stale(packet: Packet, case: Case) -> bool:
+    return packet.fingerprint != fingerprint(case)
+
+
+def get_packet(case: Case, packet_id: int) -> Packet | None:
+    found = db.session.get(Packet, packet_id)
+    return found if found is not None and found.case_id == case.id else None

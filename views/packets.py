@@ -1,0 +1,102 @@
+"""Packets of a case: the list (with staleness), a draft download, a final export, stored finals' downloads.
+
+Exports hand personal data out of the system, so they ask for a recent login like the user-admin pages.
+"""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
+from werkzeug.wrappers import Response
+
+from advisor import filestore, packets, readiness
+from advisor.errors import DomainError
+from advisor.packet_pdf import PacketError
+from advisor.storage import MissingFile
+from models import db
+
+from .access import get_case_or_404, recent_login_required, require_login, user
+from .forms.packets import PacketForm
+
+bp = Blueprint("packets", __name__, url_prefix="/cases/<int:case_id>/packets")
+bp.before_request(require_login)
+
+
+@bp.get("")
+@recent_login_required
+def index(case_id: int) -> str:
+    case = get_case_or_404(case_id)
+    stored = packets.packets_of(case)
+    latest_stale = packets.is_stale(stored[0], case) if stored else False
+    blocking = readiness.problems(case, packets=False) if case.status.is_open else []
+    return render_template("packets/index.html", case=case, packets=stored, latest_stale=latest_stale,
+                           problems=blocking, form=PacketForm(), exhibits=packets.accepted_lines(case))
+
+
+def _pdf_response(data: bytes, name: str) -> Response:
+    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True, download_name=name,
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/draft")
+@recent_login_required
+def draft(case_id: int) -> Response:
+    case = get_case_or_404(case_id)
+    form = PacketForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        built = packets.export_draft(case, by=user(), cover_letter=form.cover_letter.data or "")
+    except (DomainError, PacketError, MissingFile) as problem:
+        db.session.rollback()
+        flash(_why(problem), "error")
+        return redirect(url_for("packets.index", case_id=case.id))
+    db.session.commit()
+    return _pdf_response(built.pdf, f"{case.reference}-draft.pdf")
+
+
+@bp.post("/final")
+@recent_login_required
+def final(case_id: int) -> Response:
+    case = get_case_or_404(case_id)
+    form = PacketForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        packet = packets.export_final(case, by=user(), cover_letter=form.cover_letter.data or "")
+    except (DomainError, PacketError, MissingFile) as problem:
+        db.session.rollback()
+        flash(_why(problem), "error")
+    else:
+        db.session.commit()
+        flash(f"Final packet {packet.number} exported: {packet.page_count} pages. It is kept as it is now.",
+              "success")
+    return redirect(url_for("packets.index", case_id=case.id))
+
+
+def _why(problem: Exception) -> str:
+    if isinstance(problem, MissingFile):
+        return ("A stored file of an accepted document is missing, so the packet cannot be built. An administrator "
+                "can run the storage check; upload the document again meanwhile.")
+    return str(problem)
+
+
+@bp.get("/<int:packet_id>")
+@recent_login_required
+def download(case_id: int, packet_id: int) -> Response:
+    case = get_case_or_404(case_id)
+    packet = packets.get_packet(case, packet_id)
+    if packet is None:
+        abort(404)
+    try:
+        stream = filestore.current().open(packet.storage_key)
+    except MissingFile:
+        flash(f"The stored file of packet {packet.number} is missing. An administrator can run the storage check.",
+              "error")
+        return redirect(url_for("packets.index", case_id=case.id))
+    response = send_file(stream, mimetype="application/pdf", as_attachment=True, download_name=packet.filename,
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
