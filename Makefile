@@ -9,8 +9,10 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 # Debian packages: what the app needs to run, and what the tests need on top.
-RUN_PACKAGES := python3-venv
-TEST_PACKAGES := $(RUN_PACKAGES) postgresql
+# Pango and HarfBuzz's subsetter render packets (WeasyPrint; without libharfbuzz-subset0 fonts subset 5x slower),
+# the Noto CJK fonts print Chinese names. The tests add PostgreSQL, Redis (packet jobs) and Chromium (browser).
+RUN_PACKAGES := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+TEST_PACKAGES := $(RUN_PACKAGES) postgresql redis-server chromium
 
 .PHONY: run test install migrate seed clean system-run system-test
 

@@ -58,6 +58,7 @@ class Defaults:
     UPLOAD_MAX_PAGES = 300
     UPLOAD_LINK_DAYS = 14
     UPLOAD_LINK_FILES_PER_HOUR = 30
+    REDIS_URL: str | None = None  # set: final packets are exported by an RQ worker (`rq worker --url … packets`)
     STORAGE_URL: str | None = None  # default: the `files` folder in the instance folder; or s3://bucket/prefix
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pikepdf
-from pikepdf import Array, Dictionary, Name
+from pikepdf import Dictionary, Name
 
 logger = logging.getLogger(__name__)
 
@@ -198,10 +198,12 @@ class Meta:
 
 
 def build(html_for: Callable[[list[Placed], int], str], css: str, exhibits: Sequence[Exhibit], meta: Meta, *,
-          estimate: int = 4) -> Built:
+          estimate: int = 4, progress: Callable[..., None] = lambda step, **extra: None) -> Built:
     """The whole packet: front matter, exhibits in order, stamps on every page, bookmarks, metadata."""
+    progress("Rendering the front matter")
     front, placed, front_pages, marks, refused = render_front(html_for, css, exhibits, estimate=estimate)
     total = front_pages + sum(e.pages for e in exhibits)
+    progress(f"Assembling and stamping {total} pages")
     sources: list[pikepdf.Pdf] = []
     try:
         out = pikepdf.open(io.BytesIO(front))
@@ -280,5 +282,5 @@ def page_texts(data: bytes) -> list[str]:
         document.close()
 
 
-__all__ = ["Array", "Built", "Exhibit", "Meta", "PacketError", "Placed", "build", "harfbuzz_subsetting",
+__all__ = ["Built", "Exhibit", "Meta", "PacketError", "Placed", "build", "harfbuzz_subsetting",
            "page_texts", "place", "stamp_text"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, render_template
@@ -18,6 +19,8 @@ from models import Case, CaseDocument, DocumentFile, DocumentState, Packet, User
 from . import assessments, audit, consulates, documents, filestore, records
 from .errors import DomainError
 from .packet_pdf import Built, Exhibit, Meta, Placed, build
+
+Progress = Callable[..., None]  # progress("what is happening now"): shown while a background export runs
 
 
 class NotReady(DomainError):
@@ -94,8 +97,13 @@ def _html_for(case: Case, *, draft: bool, cover_letter: str):  # type: ignore[no
     return html
 
 
-def build_packet(case: Case, *, draft: bool, cover_letter: str = "") -> Built:
+def _quiet(step: str, **extra: Any) -> None:
+    pass
+
+
+def build_packet(case: Case, *, draft: bool, cover_letter: str = "", progress: Progress = _quiet) -> Built:
     """The packet PDF of the case as it is now (nothing stored)."""
+    progress("Collecting the accepted documents")
     exhibits = _exhibits(case)
     meta = Meta(reference=case.reference, title=f"{case.reference} K visa submission packet",
                 author=f"{case.advisor.name}, {current_app.config['PRACTICE_NAME']}",
@@ -103,7 +111,7 @@ def build_packet(case: Case, *, draft: bool, cover_letter: str = "") -> Built:
     # Cover, index, applicant, eligibility: one page each, plus the cover letter; a long index re-renders.
     estimate = 4 + (1 if cover_letter.strip() else 0) + max(0, len(exhibits) - 20) // 30
     return build(_html_for(case, draft=draft, cover_letter=cover_letter), render_template("packets/packet.css"),
-                 exhibits, meta, estimate=estimate)
+                 exhibits, meta, estimate=estimate, progress=progress)
 
 
 def export_draft(case: Case, *, by: User, cover_letter: str = "") -> Built:
@@ -113,14 +121,15 @@ def export_draft(case: Case, *, by: User, cover_letter: str = "") -> Built:
     return built
 
 
-def export_final(case: Case, *, by: User | None, cover_letter: str = "") -> Packet:
+def export_final(case: Case, *, by: User | None, cover_letter: str = "", progress: Progress = _quiet) -> Packet:
     """Build, store and record a final packet; refused while the readiness check finds problems."""
     from . import readiness
 
     problems = readiness.problems(case, packets=False)
     if problems:
         raise NotReady(problems)
-    built = build_packet(case, draft=False, cover_letter=cover_letter)
+    built = build_packet(case, draft=False, cover_letter=cover_letter, progress=progress)
+    progress("Storing the packet")
     number = (db.session.scalar(select(func.max(Packet.number)).where(Packet.case_id == case.id)) or 0) + 1
     packet = Packet(case_id=case.id, number=number, storage_key=filestore.write("packets", built.pdf),
                     sha256=built.sha256, size=len(built.pdf), page_count=built.page_count,

@@ -5,11 +5,12 @@ Exports hand personal data out of the system, so they ask for a recent login lik
 from __future__ import annotations
 
 import io
+import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from werkzeug.wrappers import Response
 
-from advisor import filestore, packets, readiness
+from advisor import filestore, jobs, packets, readiness
 from advisor.errors import DomainError
 from advisor.packet_pdf import PacketError
 from advisor.storage import MissingFile
@@ -64,6 +65,13 @@ def final(case_id: int) -> Response:
     form = PacketForm()
     if not form.validate_on_submit():
         abort(400)
+    if jobs.enabled():
+        blocking = readiness.problems(case, packets=False)
+        if blocking:
+            flash(str(packets.NotReady(blocking)), "error")
+            return redirect(url_for("packets.index", case_id=case.id))
+        job_id = jobs.enqueue_final(case.id, user().id, form.cover_letter.data or "")
+        return redirect(url_for("packets.job", case_id=case.id, job_id=job_id))
     try:
         packet = packets.export_final(case, by=user(), cover_letter=form.cover_letter.data or "")
     except (DomainError, PacketError, MissingFile) as problem:
@@ -100,3 +108,19 @@ def download(case_id: int, packet_id: int) -> Response:
                          max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+JOB_ID = re.compile(r"[0-9a-f-]{8,64}")
+
+
+@bp.get("/jobs/<job_id>")
+def job(case_id: int, job_id: str):  # type: ignore[no-untyped-def]
+    """A background export's progress; the page refreshes itself (a meta refresh: no script) until done."""
+    case = get_case_or_404(case_id)
+    if not jobs.enabled() or not JOB_ID.fullmatch(job_id):
+        abort(404)
+    state = jobs.state(job_id, case.id)
+    if state.status == "missing":
+        abort(404)
+    packet = packets.get_packet(case, state.packet_id) if state.packet_id else None
+    return render_template("packets/job.html", case=case, state=state, packet=packet)
