@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, literal_column, or_, select, table
 
 from models import Applicant, Case, Sex, User, db, utcnow
-from models.applicant import search_form
+from models.applicant import SEARCH_TABLE, search_form
 
 from . import audit, documents
 from .errors import Conflict, DomainError
@@ -114,11 +114,17 @@ def search_applicants(user: User, *, q: str = "", sort: str = "name") -> Select[
 
 
 def applicant_matches(q: str):  # type: ignore[no-untyped-def]
-    """A name (either order, Chinese too) or passport number containing the term, in any case."""
-    return or_(
-        Applicant.search_text.contains(search_form(q), autoescape=True),
-        Applicant.passport_number.contains(normalize_passport_number(q), autoescape=True),
-    )
+    """A name (either order, Chinese too) or passport number containing the term, in any case.
+
+    Terms of three characters or more go through the trigram index (models.applicant.SEARCH_INDEX), so a
+    search reads the matching rows only; shorter ones compare every row, as a trigram cannot help them."""
+    terms = list(dict.fromkeys([search_form(q), search_form(normalize_passport_number(q))]))
+    if min(len(term) for term in terms) >= 3 and db.session.get_bind().dialect.name == "sqlite":
+        phrases = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        hits = select(literal_column("rowid")).select_from(table(SEARCH_TABLE)).where(
+            literal_column(SEARCH_TABLE).op("MATCH")(phrases))
+        return Applicant.id.in_(hits)
+    return or_(*(Applicant.search_text.contains(term, autoescape=True) for term in terms))
 
 
 def order_by(sorts: dict, sort: str, *, default: str) -> list:  # type: ignore[type-arg]

@@ -370,7 +370,7 @@ def _generate(index: int, reference: str, advisors: list[User], pool: dict[str, 
         nationality=nationality, residence_country=residence, passport_number=f"{GENERATED_PREFIX}{index:07d}",
         passport_issued_on=issued, passport_expires_on=issued + dt.timedelta(days=10 * 365 - 1),
         email=f"{given.split()[0].lower()}.{index}@example.org", phone=None, notes="",
-        search_text=search_text_of(family, given, chinese),
+        search_text=search_text_of(family, given, chinese, f"{GENERATED_PREFIX}{index:07d}"),
         created_by_id=advisor.id, created_at=created, updated_at=created,
     )
     case = dict(

@@ -354,7 +354,7 @@ def upload(line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits, 
             result.notices.append(f"{name} is identical to a file already in this version; it was not added again.")
             continue
         seen.add(info.sha256)
-        if info.sha256 in elsewhere:
+        if info.sha256 in elsewhere and link is None:  # a link holder learns nothing of the case's other lines
             other = elsewhere[info.sha256]
             result.notices.append(f"{name} is identical to {other.original_name} under "
                                   f"{requirement_of(other.document).title}.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from collections.abc import Sequence
 
@@ -103,8 +104,10 @@ def take_upload(link: UploadLink, line: CaseDocument, incoming: Sequence[Incomin
     """Store the applicant's files on a line the link covers, within the link's hourly allowance."""
     if line.requirement_code not in link.requirement_codes or line.case_id != link.case_id:
         raise DomainError("This link cannot upload that document.")
-    if line.state.is_settled:
+    if line.state == DocumentState.ACCEPTED:
         raise DomainError("This document has already been accepted; nothing more is needed.")
+    if line.state == DocumentState.WAIVED:
+        raise DomainError("Your advisor has waived this document: nothing more is needed.")
     charge(link, len(incoming), now=now)
     result = documents.upload(line, incoming, limits=limits, link=link)
     link.uploads += len(result.saved)
@@ -119,7 +122,7 @@ def charge(link: UploadLink, count: int, *, now: dt.datetime | None = None) -> N
         link.window_started_at, link.window_uploads = now, 0
     if link.window_uploads + count > link_limit():
         wait = link.window_started_at + dt.timedelta(hours=1) - now
-        minutes = max(1, int(wait.total_seconds() // 60) + 1)
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
         raise TooManyUploads(f"This link has taken {link_limit()} files in the last hour, its limit. "
                              f"Try again in {minutes} minutes.")
     link.window_uploads += count

@@ -1,10 +1,10 @@
 """Object-level access: who reaches which case and applicant, on every object route of the URL map.
 
-The rule (SECURITY.md): an advisor reaches the cases assigned to them and the applicants of those cases;
-everything else answers 404, exactly like an id that does not exist. Admin-only routes (delete,
-reassign) answer 403 to every advisor before any object is looked up, so they answer the same for an
-advisor's own case, someone else's case and a case that does not exist: no route tells an advisor
-whether a case they may not see exists.
+The rule (SECURITY.md): an advisor reaches the cases assigned to them, the applicants of those cases and what
+hangs off them (documents, files, packets, upload links); everything else answers 404, exactly like an id that
+does not exist. Admin-only routes (delete, reassign) answer 403 to every advisor before any object is looked
+up, so they answer the same for an advisor's own case, someone else's case and a case that does not exist: no
+route tells an advisor whether a case they may not see exists.
 """
 from __future__ import annotations
 
@@ -17,10 +17,33 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
-from advisor import applicants, assessments, cases, institutions, records, tasks
-from models import Applicant, Assessment, AuditEvent, Case, CaseStatus, DegreeLevel, Education, Task, User, db
+from advisor import applicants, assessments, cases, documents, institutions, packets, records, tasks, upload_links
+from advisor.documents import Incoming, Limits
+from models import (
+    Applicant,
+    Assessment,
+    AuditEvent,
+    Case,
+    CaseDocument,
+    CaseStatus,
+    DegreeLevel,
+    DocumentFile,
+    Education,
+    Institution,
+    Packet,
+    Task,
+    UploadLink,
+    User,
+    db,
+)
+from views import PUBLIC_ENDPOINTS
+
+from . import hostile
+from .conftest import settle_documents
 
 OBJECT_ARGUMENTS = {"case_id", "applicant_id"}
+# Ids of what hangs off a case or an applicant; each route looks them up within the case it names.
+CHILD_ARGUMENTS = {"record_id", "assessment_id", "task_id", "document_id", "file_id", "link_id", "packet_id"}
 # Routes that only an admin may use, whatever the object.
 ADMIN_ONLY = {"applicants.delete", "cases.delete", "cases.reassign"}
 # What the walk must at least find; a route renamed or dropped shows up here first.
@@ -30,8 +53,20 @@ KNOWN_OBJECT_ENDPOINTS = {
     "records.new", "records.edit", "records.delete", "eligibility.case", "eligibility.past", "eligibility.run",
     "eligibility.judge", "eligibility.summary",
     "tasks.add", "tasks.add_submission", "tasks.done", "tasks.reopen", "tasks.delete",
+    "documents.index", "documents.sync", "documents.ask", "documents.letter", "documents.detail",
+    "documents.upload", "documents.accept", "documents.reject", "documents.waive", "documents.reopen",
+    "documents.details", "documents.download", "documents.thumbnail", "upload_links.new", "upload_links.revoke",
+    "packets.index", "packets.draft", "packets.final", "packets.download",
 }
+# POST routes that answer with a file (a draft packet) rather than a redirect.
+POST_DOWNLOADS = {"packets.draft"}
+# The applicant's side of an upload link needs no login: the token is the key, not a case id.
+PUBLIC_LINK_ENDPOINTS = {"upload_links.public", "upload_links.public_upload"}
 MISSING_ID = 999_999
+# A background packet export's id (RQ, only with REDIS_URL set, which these tests leave unset): no such job
+# exists here, so its progress page answers 404 to everyone.
+MISSING_JOB = "0" * 32
+JOB_ENDPOINTS = {"packets.job"}
 
 
 def object_rules(app: Flask) -> list[Rule]:
@@ -39,14 +74,27 @@ def object_rules(app: Flask) -> list[Rule]:
     return sorted(rules, key=lambda rule: rule.endpoint)
 
 
-def url(app: Flask, rule: Rule, *, case_id: int, applicant_id: int) -> str:
-    """The rule's URL for these ids; records, assessments and tasks are the real ones hanging off them."""
-    record = db.session.scalar(select(Education.id).where(Education.applicant_id == applicant_id).limit(1))
-    assessment = db.session.scalar(select(Assessment.id).where(Assessment.case_id == case_id).limit(1))
-    task = db.session.scalar(select(Task.id).where(Task.case_id == case_id).limit(1))
+def first_id(column: Any, owner: Any, owner_id: int) -> int:
+    return db.session.scalar(select(column).where(owner == owner_id).order_by(column).limit(1)) or MISSING_ID
+
+
+def url(app: Flask, rule: Rule, *, case_id: int, applicant_id: int, children_of: int | None = None) -> str:
+    """The rule's URL for these ids; records, assessments, tasks, documents, files, links and packets are the
+    real ones hanging off them (or off the case `children_of`, to mix one case's id with another case's)."""
+    child_case = case_id if children_of is None else children_of
+    child_applicant = applicant_id
+    if children_of is not None:
+        child_applicant = db.session.scalar(select(Case.applicant_id).where(Case.id == children_of)) or MISSING_ID
+    document = db.session.scalar(select(CaseDocument.id).where(
+        CaseDocument.case_id == child_case, CaseDocument.requirement_code == DOCUMENT_WITH_FILE))
     values = {"case_id": case_id, "applicant_id": applicant_id, "kind": "education",
-              "record_id": record or MISSING_ID, "assessment_id": assessment or MISSING_ID,
-              "task_id": task or MISSING_ID}
+              "record_id": first_id(Education.id, Education.applicant_id, child_applicant),
+              "assessment_id": first_id(Assessment.id, Assessment.case_id, child_case),
+              "task_id": first_id(Task.id, Task.case_id, child_case),
+              "document_id": document or MISSING_ID,
+              "file_id": first_id(DocumentFile.id, DocumentFile.case_id, child_case),
+              "link_id": first_id(UploadLink.id, UploadLink.case_id, child_case),
+              "packet_id": first_id(Packet.id, Packet.case_id, child_case), "job_id": MISSING_JOB}
     adapter = app.url_map.bind("advisor.test")
     return adapter.build(rule.endpoint, {name: values[name] for name in rule.arguments})
 
@@ -65,15 +113,19 @@ def hostile_payload(attacker: User, case: Case) -> dict[str, str]:
         "passport_expires_on": "2030-12-31", "email": "", "phone": "", "notes": "hacked",
         "consulate_code": "US-NYC", "planned_submission_on": "", "intended_entry_on": "",
         "case_notes": "hacked", "version": str(case.version), "advisor_id": str(attacker.id),
+        # Documents and upload links: a reason to reject or waive, details, a request and a link.
+        "reason": "hacked", "number": "HACK12345", "language": "hacked", "due_on": "", "days": "90",
+        "message": "hacked", "documents": str(db.session.scalar(select(CaseDocument.id).where(
+            CaseDocument.case_id == case.id, CaseDocument.requirement_code == DOCUMENT_LINKED))),
     }
 
 
 def answers(client: Any, app: Flask, rules: list[Rule], *, case_id: int, applicant_id: int,
-            data: dict[str, str] | None = None) -> dict[tuple[str, str], int]:
+            data: dict[str, str] | None = None, children_of: int | None = None) -> dict[tuple[str, str], int]:
     """The status code of every (endpoint, method) pair."""
     codes = {}
     for rule in rules:
-        path = url(app, rule, case_id=case_id, applicant_id=applicant_id)
+        path = url(app, rule, case_id=case_id, applicant_id=applicant_id, children_of=children_of)
         for method in methods(rule):
             response = client.open(path, method=method, data=data or {})
             codes[(rule.endpoint, method)] = response.status_code
@@ -87,8 +139,17 @@ def case_state(case_id: int) -> tuple[Any, ...]:
     applicant = case.applicant
     case_count = db.session.scalar(select(func.count()).select_from(Case)
                                    .where(Case.applicant_id == applicant.id))
+    lines = db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case_id)
+                               .order_by(CaseDocument.id)).all()
+    stored = db.session.scalars(select(DocumentFile).where(DocumentFile.case_id == case_id)
+                                .order_by(DocumentFile.id)).all()
+    links = db.session.scalars(select(UploadLink).where(UploadLink.case_id == case_id)
+                               .order_by(UploadLink.id)).all()
     return (case.version, case.advisor_id, case.deleted_at, case.notes, case.consulate_code,
-            applicant.version, applicant.family_name, applicant.deleted_at, case_count)
+            applicant.version, applicant.family_name, applicant.deleted_at, case_count,
+            [(line.version, line.state, line.reason, line.number, line.request_due_on) for line in lines],
+            [(f.id, f.deleted_at) for f in stored], [(link.id, link.revoked_at, link.expires_at) for link in links],
+            db.session.scalars(select(Packet.id).where(Packet.case_id == case_id).order_by(Packet.id)).all())
 
 
 def row_ids(response: Any, endpoint_prefix: str) -> list[int]:
@@ -102,29 +163,51 @@ def row_ids(response: Any, endpoint_prefix: str) -> list[int]:
     return ids
 
 
-def with_records(case: Case, by: User) -> Case:
-    """A degree, an assessment and a task hang off the case, so the routes that take their ids are walked too."""
-    institution = institutions.find_exact("Access Test Institute") or institutions.add_unverified(
-        "Access Test Institute", "GB", by=by)
+DOCUMENT_WITH_FILE = "passport"  # an uploaded file waits for review on this line
+DOCUMENT_LINKED = "photo"  # an upload link asks for this one
+UPLOAD_LIMITS = Limits(max_bytes=5 * 1024 * 1024, max_pixels=60_000_000, max_pages=300)
+
+
+def with_records(case: Case, by: User, institution: Institution) -> Case:
+    """A degree, an assessment, a task, a final packet, a document line with an uploaded file and an upload
+    link hang off the case, so the routes that take their ids are walked too."""
     records.add_education(case.applicant, records.EducationData(
         level=DegreeLevel.MASTER, field_code="0533", institution=institution, awarded_on=dt.date(2020, 6, 30),
         pending=False), by=by)
     assessments.run(case, by=by)
     tasks.add_task(case, "Call the applicant", None, by=by)
+    # A final packet needs a case with nothing blocking it; two of its lines are asked for again afterwards.
+    settle_documents(case, by)
+    packets.export_final(case, by=by)
+    lines = {line.requirement_code: line for line in documents.lines_of(case)}
+    documents.reopen(lines[DOCUMENT_WITH_FILE], by=by)
+    documents.reopen(lines[DOCUMENT_LINKED], by=by)
+    documents.upload(lines[DOCUMENT_WITH_FILE], [Incoming("scan.pdf", hostile.pdf())], limits=UPLOAD_LIMITS, by=by)
+    upload_links.create_link(case, [lines[DOCUMENT_LINKED]], days=14, message="", by=by)
     db.session.commit()
     return case
 
 
 @pytest.fixture
-def mine(make_case, advisor):  # type: ignore[no-untyped-def]
-    return with_records(make_case(advisor, family_name="Okafor", passport_number="OK1234567"), advisor)
+def institution(admin):  # type: ignore[no-untyped-def]
+    """Renowned, as an admin decided: the assessments find the applicants eligible."""
+    found = institutions.save(None, institutions.InstitutionData(
+        name="Access Test Institute", country="GB", aliases=[], rank=None, renowned=True, source="Practice list"),
+        by=admin)
+    db.session.commit()
+    return found
 
 
 @pytest.fixture
-def theirs(make_case, other_advisor):  # type: ignore[no-untyped-def]
+def mine(make_case, advisor, institution):  # type: ignore[no-untyped-def]
+    return with_records(make_case(advisor, family_name="Okafor", passport_number="OK1234567"), advisor, institution)
+
+
+@pytest.fixture
+def theirs(make_case, other_advisor, institution):  # type: ignore[no-untyped-def]
     return with_records(make_case(other_advisor, family_name="Zyskowski", given_names="Zofia",
                                   chinese_name="张伟", passport_number="ZZ9988776", status=CaseStatus.READY),
-                        other_advisor)
+                        other_advisor, institution)
 
 
 # The walk itself ------------------------------------------------------------------------------
@@ -135,8 +218,18 @@ def test_walk_finds_every_object_route(app):
     assert ADMIN_ONLY <= {rule.endpoint for rule in rules}
     # Every object route takes an integer id: a string id can never reach a lookup.
     for rule in rules:
-        for name in (OBJECT_ARGUMENTS | {"record_id", "assessment_id", "task_id"}) & rule.arguments:
+        for name in (OBJECT_ARGUMENTS | CHILD_ARGUMENTS) & rule.arguments:
             assert f"<int:{name}>" in rule.rule, rule.rule
+    # Every route taking the id of something that hangs off a case names the case too, so the walk finds it.
+    for rule in app.url_map.iter_rules():
+        if CHILD_ARGUMENTS & rule.arguments and rule.endpoint not in PUBLIC_LINK_ENDPOINTS:
+            assert OBJECT_ARGUMENTS & rule.arguments, rule.rule
+    # No object route is public; the applicant's upload-link pages are, and take no case id.
+    assert not PUBLIC_ENDPOINTS & {rule.endpoint for rule in rules}
+    assert PUBLIC_LINK_ENDPOINTS <= PUBLIC_ENDPOINTS
+    public_link_rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint in PUBLIC_LINK_ENDPOINTS]
+    assert {rule.endpoint for rule in public_link_rules} == PUBLIC_LINK_ENDPOINTS
+    assert all("token" in rule.arguments and not OBJECT_ARGUMENTS & rule.arguments for rule in public_link_rules)
 
 
 # Someone else's case and applicant ---------------------------------------------------------------
@@ -160,6 +253,12 @@ def test_advisor_gets_404_on_someone_elses_case_and_applicant_on_every_route(
     # Both GET and POST were tried wherever a route takes them.
     assert ("cases.edit", "POST") in foreign and ("cases.reassign", "POST") in foreign
     assert ("applicants.edit", "GET") in foreign and ("cases.new", "POST") in foreign
+    for endpoint in ("documents.download", "documents.thumbnail", "documents.detail", "upload_links.new"):
+        assert (endpoint, "GET") in foreign
+    for endpoint in ("documents.accept", "documents.upload", "upload_links.new", "upload_links.revoke",
+                     "packets.draft", "packets.final"):
+        assert (endpoint, "POST") in foreign
+    assert ("packets.download", "GET") in foreign
     # And nothing changed.
     assert case_state(theirs.id) == before
     actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.id > last_event)).all()
@@ -177,6 +276,25 @@ def test_advisor_gets_404_on_an_applicant_of_someone_elses_case_through_my_case_
         assert client.get(path).status_code == 404, path
 
 
+def test_advisor_gets_404_on_documents_files_links_and_packets_of_someone_elses_case_through_my_case_routes(
+        app, client, auth, advisor, mine, theirs):
+    """My case's id with their line, file, link or packet: each is looked up within the case the URL names."""
+    before = case_state(theirs.id)
+    auth.login(advisor.email)
+    rules = [rule for rule in object_rules(app)
+             if {"document_id", "file_id", "link_id", "packet_id"} & rule.arguments and rule.endpoint not in ADMIN_ONLY]
+    assert {"documents.download", "documents.thumbnail", "documents.accept", "upload_links.revoke",
+            "packets.download"} <= {rule.endpoint for rule in rules}
+    codes = answers(client, app, rules, case_id=mine.id, applicant_id=mine.applicant_id, children_of=theirs.id,
+                    data=hostile_payload(advisor, theirs))
+    assert codes == dict.fromkeys(codes, 404)
+    assert case_state(theirs.id) == before
+    # The same routes with my own objects do answer: the 404s above are about whose objects they are.
+    own = answers(client, app, [rule for rule in rules if "GET" in (rule.methods or ())],
+                  case_id=mine.id, applicant_id=mine.applicant_id)
+    assert own == dict.fromkeys(own, 200)
+
+
 def test_owner_reaches_their_own_objects(app, client, auth, advisor, mine):
     auth.login(advisor.email)
     codes = {}
@@ -187,9 +305,14 @@ def test_owner_reaches_their_own_objects(app, client, auth, advisor, mine):
     for endpoint, code in codes.items():
         if endpoint in ADMIN_ONLY:
             assert code == 403, endpoint
+        elif endpoint in JOB_ENDPOINTS:
+            assert code == 404, endpoint
         else:
             assert code in (200, 302), endpoint
     assert codes["cases.detail"] == 200 and codes["applicants.edit"] == 200
+    for endpoint in ("documents.detail", "documents.download", "documents.thumbnail", "documents.letter",
+                     "upload_links.new", "packets.index", "packets.download"):
+        assert codes[endpoint] == 200, endpoint
 
 
 def test_advisor_gets_403_on_admin_only_routes_of_their_own_case(app, client, auth, advisor, mine):
@@ -218,8 +341,11 @@ def test_admin_reaches_every_object_route(app, client, auth, admin, theirs):
         else:  # POST-only: a harmless submission (reassign to the current advisor)
             data = {"advisor_id": theirs.advisor_id, "version": theirs.version}
             codes[(rule.endpoint, "POST")] = client.post(path, data=data).status_code
-    assert codes == {key: 302 if key[1] == "POST" else 200 for key in codes}
+    expected = {key: 302 if key[1] == "POST" and key[0] not in POST_DOWNLOADS else 200 for key in codes}
+    assert codes == {**expected, **{key: 404 for key in codes if key[0] in JOB_ENDPOINTS}}
     assert ("cases.reassign", "POST") in codes and ("cases.delete", "GET") in codes
+    assert ("documents.download", "GET") in codes and ("upload_links.revoke", "POST") in codes
+    assert ("packets.download", "GET") in codes and ("packets.draft", "POST") in codes
 
 
 # Soft-deleted objects ----------------------------------------------------------------------------
@@ -296,7 +422,7 @@ def test_lists_never_show_someone_elses_rows(client, auth, advisor, mine, theirs
         "/applicants/?q=ZZ 998 8776": ("/applicants/", []),
         "/applicants/?q=张伟": ("/applicants/", []),
         "/applicants/?sort=-updated": ("/applicants/", [mine.applicant_id]),
-        "/": ("/cases/", [mine.id]),
+        "/": ("/cases/", [mine.id, mine.id]),  # among recent cases, and its upload waiting for review
     }
     for path, (prefix, expected) in pages.items():
         response = client.get(path)
@@ -313,14 +439,26 @@ def test_dashboard_counts_only_my_cases(client, auth, admin, advisor, mine, thei
         return {tile.select_one(".tile-label").text.lower(): int(tile.select_one(".tile-count").text)
                 for tile in soup.select(".status-tiles .tile")}
 
+    def reviews(response: Any) -> list[str]:
+        section = BeautifulSoup(response.data, "html.parser").select_one("section#reviews")
+        return [a["href"] for a in section.select("tbody a") if "/documents/" in a["href"]]
+
+    def review_path(case: Case) -> str:
+        line = next(line for line in documents.lines_of(case) if line.requirement_code == DOCUMENT_WITH_FILE)
+        return f"/cases/{case.id}/documents/{line.id}"
+
     auth.login(advisor.email)
-    mine_counts = tiles(client.get("/"))
+    board = client.get("/")
+    mine_counts = tiles(board)
     assert mine_counts["intake"] == 1 and mine_counts["ready"] == 0
     assert sum(mine_counts.values()) == 1
+    assert reviews(board) == [review_path(mine)]
     auth.logout()
     auth.login(admin.email)
-    all_counts = tiles(client.get("/"))
+    board = client.get("/")
+    all_counts = tiles(board)
     assert all_counts["intake"] == 1 and all_counts["ready"] == 1
+    assert sorted(reviews(board)) == sorted([review_path(mine), review_path(theirs)])
 
 
 def test_admin_lists_show_everyone(client, auth, admin, mine, theirs):

@@ -5,7 +5,7 @@ lines their link names. A closed link answers 410 with what to do next; an unkno
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from advisor import documents, upload_links
@@ -27,7 +27,7 @@ def new(case_id: int):  # type: ignore[no-untyped-def]
         return refused
     case = get_case_or_404(case_id)
     form = LinkForm()
-    if form.days.data is None:
+    if request.method == "GET":
         form.days.data = current_app.config["UPLOAD_LINK_DAYS"]
     form.documents.choices = request_choices(case)
     if form.validate_on_submit():
@@ -71,7 +71,8 @@ def _open(token: str) -> UploadLink | Response:
     try:
         return upload_links.open_link(token)
     except LinkClosed as closed:
-        known = upload_links.find(token) is not None
+        found = upload_links.find(token)
+        known = found is not None and found.case.deleted_at is None
         return Response(render_template("upload_links/closed.html", message=str(closed)),
                         status=410 if known else 404)
 

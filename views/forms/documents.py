@@ -56,7 +56,7 @@ class RequestForm(FlaskForm):
 class LinkForm(FlaskForm):
     documents = MultiCheckboxField("Documents to ask for", coerce=int,
                                    validators=[DataRequired("Choose at least one document.")])
-    days = IntegerField("Valid for (days)", default=14, validators=[
+    days = IntegerField("Valid for (days)", validators=[  # default: the UPLOAD_LINK_DAYS setting
         DataRequired("Say how many days the link lasts."), NumberRange(1, 90, "Between 1 and 90 days.")])
     message = TextAreaField("Message to the applicant", validators=[Length(max=2000)], filters=[strip],
                             description="Shown on the upload page, e.g. what to scan and how.")
