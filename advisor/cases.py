@@ -96,7 +96,7 @@ def open_case(applicant: Applicant, data: CaseData, *, advisor: User, by: User) 
     db.session.add(case)
     db.session.flush()
     audit.record("case.create", actor=by, obj=case, case_id=case.id, details=audit.snapshot(case))
-    documents.sync_checklist(case, by=by)
+    documents.sync_checklist(case, by=by, opening=True)
     return case
 
 

@@ -61,7 +61,7 @@ class Dashboard:
     superseded: Section[Case]
     idle: Section[Case]
     reviews: Section[CaseDocument]  # uploads waiting for review
-    overdue: Section[CaseDocument]  # documents requested and not received by their due date
+    overdue: Section[CaseDocument]  # documents requested (or asked for again) and not received by their due date
     workload: list[Workload] | None  # admins only
     open_statuses: list[CaseStatus] = field(default_factory=lambda: list(OPEN_STATUSES))
 
@@ -184,7 +184,7 @@ def dashboard_for(user: User, *, now: dt.datetime | None = None, idle_days: int 
             user, conditions["superseded"], Case.planned_submission_on.is_(None), Case.planned_submission_on)),
         idle=Section(counts["idle"], _case_rows(user, conditions["idle"], Case.updated_at)),
         reviews=_documents(user, CaseDocument.state == DocumentState.RECEIVED, CaseDocument.updated_at),
-        overdue=_documents(user, and_(CaseDocument.state == DocumentState.REQUESTED,
+        overdue=_documents(user, and_(CaseDocument.state.in_([DocumentState.REQUESTED, DocumentState.REJECTED]),
                                       CaseDocument.request_due_on < today), CaseDocument.request_due_on),
         workload=_workload() if user.is_admin else None,
     )

@@ -26,11 +26,12 @@ OPEN_STATES = (DocumentState.MISSING, DocumentState.REQUESTED, DocumentState.REC
 
 # The checklist ----------------------------------------------------------------------------------------
 
-def sync_checklist(case: Case, *, by: User | None = None) -> bool:
+def sync_checklist(case: Case, *, by: User | None = None, opening: bool = False) -> bool:
     """Bring the case's lines in step with the checklist for its pathway, residence and consulate.
 
     New requirements get a `missing` line; lines no longer asked for are marked as not applying and keep
     their files and history; lines asked for again come back as they were. Returns whether anything changed.
+    `opening`: the case is new and its creation is audited already.
     """
     applicant = case.applicant
     needed = {line.requirement.code: line for line in checklist.requirements_for(
@@ -52,7 +53,7 @@ def sync_checklist(case: Case, *, by: User | None = None) -> bool:
         if code not in needed and row.applies:
             row.applies = False
             dropped.append(code)
-    if (added or dropped) and existing:
+    if (added or dropped) and not opening:
         audit.record("documents.checklist", actor=by, obj=case, case_id=case.id,
                      details={"added": added, "no_longer_required": dropped})
     db.session.flush()

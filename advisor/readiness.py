@@ -17,6 +17,7 @@ from . import eligibility as engine
 from .dates import add_months
 
 PASSPORT_VALID_MONTHS = 6
+NO_DOCUMENT = (DocumentState.MISSING, DocumentState.REQUESTED, DocumentState.WAIVED)  # nothing to check yet
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def rule_problems(case: Case) -> list[Problem]:
     """Automatic document checks that fail or cannot be made, on required lines that have a document."""
     found = []
     for line in documents.lines_of(case):
-        if not (line.applies and line.required) or line.state in (DocumentState.MISSING, DocumentState.WAIVED):
+        if not (line.applies and line.required) or line.state in NO_DOCUMENT:
             continue
         title = documents.requirement_of(line).title
         for check in documents.checks(line, case):

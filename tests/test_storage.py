@@ -1,7 +1,7 @@
 """Stored files: both backends behave alike, keys stay inside their storage, and a failed write leaves nothing.
 
-The S3 backend runs against moto's real HTTP server on loopback, so requests, signing, paging and error
-answers go through boto3 exactly as they would against S3; nothing leaves the machine.
+The S3 backend runs against moto's real HTTP server on loopback (conftest's `moto_endpoint`), so requests,
+signing, paging and error answers go through boto3 exactly as they would against S3; nothing leaves the machine.
 """
 from __future__ import annotations
 
@@ -9,71 +9,19 @@ import os
 import re
 import socket
 import stat
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.config
 import pytest
-from moto.server import ThreadedMotoServer
 
 from advisor import storage as storage_module
 from advisor.storage import LocalStorage, MissingFile, S3Storage, Storage, StorageError, from_url, new_key, validate_key
-from advisor.storage import s3_client as s3_client_for
 
-REGION = "us-east-1"
+from .conftest import REGION
+
 INVALID_KEYS = ["../x", "/abs", "a//b", "A", "a\\b", "a\x00b", "a" * 201, "", "a/", "a/../b", "a/./b", ".tmp-x", "ä"]
-
-
-@pytest.fixture(scope="session")
-def aws_env() -> Iterator[None]:
-    """Dummy credentials, and nothing from the developer's ~/.aws or an instance metadata service."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        patch.setenv("AWS_CONFIG_FILE", os.devnull)
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(name, raising=False)
-        yield
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint(aws_env: None) -> Iterator[str]:
-    """One moto server for the whole session; every test gets its own bucket, so tests cannot see each other."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def s3_url(moto_endpoint: str) -> Callable[..., str]:
-    """`s3_url(bucket, prefix="")`: the STORAGE_URL for a bucket on the test server."""
-
-    def make(bucket: str, prefix: str = "") -> str:
-        return f"s3://{bucket}/{prefix}?endpoint_url={moto_endpoint}&region={REGION}"
-
-    return make
-
-
-@pytest.fixture(scope="session")
-def s3_client(moto_endpoint: str) -> Any:
-    """The client `from_url` would build, made once: building one costs ~70 ms, a request ~4 ms."""
-    return s3_client_for(endpoint_url=moto_endpoint, region=REGION)
-
-
-@pytest.fixture
-def s3_bucket(s3_client: Any) -> str:
-    """A fresh, empty bucket."""
-    name = f"test-{uuid.uuid4().hex[:20]}"
-    s3_client.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture(params=["local", "s3"])

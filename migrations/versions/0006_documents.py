@@ -43,8 +43,8 @@ def upgrade():
     sa.UniqueConstraint('case_id', 'requirement_code', name='uq_case_documents_case_requirement')
     )
     with op.batch_alter_table('case_documents', schema=None) as batch_op:
-        batch_op.create_index('ix_case_documents_state_case_id', ['state', 'case_id'], unique=False)
-        batch_op.create_index('ix_case_documents_state_request_due_on', ['state', 'request_due_on'], unique=False)
+        batch_op.create_index('ix_case_documents_state_case_id', ['state', 'case_id', 'applies'], unique=False)
+        batch_op.create_index('ix_case_documents_state_request_due_on', ['state', 'request_due_on', 'case_id', 'applies'], unique=False)
 
     op.create_table('upload_links',
     sa.Column('id', sa.Integer(), nullable=False),
