@@ -13,8 +13,21 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import event, func, select
 
-from advisor import case_export, cases
-from models import Applicant, Assessment, AuditEvent, Case, CaseStatus, Education, Position, Role, User, db
+from advisor import case_export, cases, documents
+from models import (
+    Applicant,
+    Assessment,
+    AuditEvent,
+    Case,
+    CaseDocument,
+    CaseStatus,
+    DocumentState,
+    Education,
+    Position,
+    Role,
+    User,
+    db,
+)
 
 HEADER = ["Reference", "Status", "Family name", "Given names", "Nationality", "Passport number", "Consulate",
           "Advisor", "Planned submission", "Outcome", "Rule set", "Updated at (UTC)"]
@@ -105,6 +118,51 @@ def test_admin_filters_the_case_list(client, auth, admin, practice, query, expec
     response = client.get("/cases/", query_string=query)
     assert response.status_code == 200
     assert sorted(row_ids(response)) == ids(practice, *expected)
+
+
+def settle(case: Case, *, leave: DocumentState | None = None) -> None:
+    """Accept-or-waive every required line of the case; `leave` puts its first required line in that state."""
+    lines = [line for line in documents.lines_of(case) if line.required and line.applies]
+    for line in lines:
+        line.state, line.reason = DocumentState.WAIVED, "On paper"
+    if leave is not None:
+        lines[0].state = leave
+    db.session.commit()
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("complete", ["adams", "diaz"]),
+    ("incomplete", ["brown", "chen", "evans"]),
+    ("to_review", ["adams", "brown"]),  # an optional upload waits for review too
+    ("", ["adams", "brown", "chen", "diaz", "evans"]),
+    ("nonsense", ["adams", "brown", "chen", "diaz", "evans"]),
+])
+def test_the_documents_filter_follows_each_cases_checklist(client, auth, admin, practice, value, expected):
+    settle(practice["adams"])
+    settle(practice["diaz"])
+    settle(practice["brown"], leave=DocumentState.RECEIVED)  # an upload waiting: incomplete and to review
+    settle(practice["chen"], leave=DocumentState.REJECTED)
+    # evans: nothing collected yet. An optional line or one that no longer applies never counts:
+    optional = next(line for line in documents.lines_of(practice["adams"]) if not line.required)
+    optional.state = DocumentState.RECEIVED
+    dropped = next(line for line in documents.lines_of(practice["diaz"]) if line.required)
+    dropped.applies, dropped.state = False, DocumentState.MISSING
+    db.session.commit()
+    auth.login(admin.email)
+    response = client.get("/cases/", query_string={"documents": value})
+    assert sorted(row_ids(response)) == ids(practice, *expected)
+
+
+def test_the_case_list_shows_each_cases_completeness(client, auth, advisor, practice):
+    settle(practice["adams"])
+    settle(practice["brown"], leave=DocumentState.MISSING)
+    auth.login(advisor.email)
+    rows = page(client.get("/cases/")).select("table.table tbody tr")
+    shown = {row.select_one("a.mono").text: row.select_one("progress") for row in rows}
+    for name, settled_less in (("adams", 0), ("brown", 1)):
+        total = len([line for line in documents.lines_of(practice[name]) if line.required])
+        assert shown[practice[name].reference]["max"] == str(total)
+        assert shown[practice[name].reference]["value"] == str(total - settled_less)
 
 
 @pytest.mark.parametrize("value", ["", "abc", "-1", "0", "999999", "99999999999999999999999", "1.5", "１"])
@@ -432,7 +490,7 @@ def test_seed_demo_tops_up_to_the_number_of_cases_in_bulk_and_idempotently(runne
     assert first.exit_code == 0, first.output
     assert db.session.scalar(select(func.count()).select_from(Case)) == 90
     counts = {model: db.session.scalar(select(func.count()).select_from(model))
-              for model in (Applicant, Case, Assessment, Education, Position, AuditEvent)}
+              for model in (Applicant, Case, Assessment, Education, Position, AuditEvent, CaseDocument)}
 
     again = runner.invoke(args=["seed-demo", "--cases", "90"])
     assert again.exit_code == 0, again.output
@@ -448,6 +506,12 @@ def test_seed_demo_tops_up_to_the_number_of_cases_in_bulk_and_idempotently(runne
     references = list(db.session.scalars(select(Case.reference)))
     assert len(set(references)) == 90
     for case in generated:
+        lines = documents.lines_of(case)  # a checklist whose states fit the status, as the case would have
+        assert {line.requirement_code for line in lines} >= {"passport", "photo", "application_form"}
+        if case.status == CaseStatus.INTAKE:
+            assert {line.state for line in lines} == {DocumentState.MISSING}
+        if case.status in (CaseStatus.READY, CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED):
+            assert documents.completeness(lines).is_complete
         assessment = db.session.scalar(select(Assessment).where(Assessment.case_id == case.id))
         assert (assessment is None) == (case.outcome is None)
         if assessment is not None:
