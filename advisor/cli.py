@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models import Case, CaseStatus, Role, db
 
-from . import accounts, assessments, demo, filestore, institutions, packets
+from . import accounts, assessments, backup, demo, filestore, institutions, packets
 from .errors import DomainError
 from .packet_pdf import PacketError
 from .storage import MissingFile
@@ -23,6 +23,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(reassess)
     app.cli.add_command(storage_check)
     app.cli.add_command(export_packet)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     app.cli.add_command(export_packets)
 
 
@@ -170,3 +172,29 @@ def export_packets(status: str, folder: Path, draft: bool) -> None:
     click.echo(f"{len(found) - failed} of {len(found)} cases exported to {folder}.")
     if failed:
         sys.exit(1)
+
+
+@click.command("backup")
+@click.option("--out", "folder", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="A new (or empty) folder for the backup.")
+def backup_command(folder: Path) -> None:
+    """Copy the database consistently (SQLite backup API, or pg_dump) and every stored file into a folder."""
+    try:
+        done = backup.backup(folder)
+    except (backup.BackupError, MissingFile) as problem:
+        raise click.ClickException(str(problem)) from None
+    click.echo(f"Backup in {done.folder}: {done.database} and {done.files} files ({done.bytes:,} bytes).")
+
+
+@click.command("restore")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(folder: Path, yes: bool) -> None:
+    """Replace the database and the stored files with a backup made by `backup` (stop the app first)."""
+    if not yes:
+        click.confirm("This replaces every record of the database with the backup's. Continue?", abort=True)
+    try:
+        done = backup.restore(folder)
+    except backup.BackupError as problem:
+        raise click.ClickException(str(problem)) from None
+    click.echo(f"Restored {done.database} and {done.files} files ({done.bytes:,} bytes) from {done.folder}.")
