@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import db
 
-from . import assessments, checklist, consulates, filestore, web
+from . import assessments, checklist, consulates, filestore, packet_pdf, web
 from .cli import register_commands
 from .config import load_config
 from .database import configure_engine
@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     assessments.load_into(app)  # so does a broken rule-set file, naming the file and the field
     checklist.current()  # and a broken checklist, naming the requirement
     filestore.init_app(app)
+    packet_pdf.check_renderer(app.logger)
     register_extensions(app)
     register_blueprints(app)
     web.register_hardening(app)
