@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
-from models import DocumentFile, db
+from models import DocumentFile, Packet, db
 
 from . import storage
 from .storage import Storage
@@ -73,6 +73,7 @@ def check() -> Report:
     for keys in db.session.execute(
             select(DocumentFile.storage_key, DocumentFile.pages_key, DocumentFile.thumbnail_key)):
         referenced.update(keys)
+    referenced.update(db.session.scalars(select(Packet.storage_key)))
     stored = set(current().keys())
     return Report(stored=len(stored), referenced=len(referenced), orphans=sorted(stored - referenced),
                   missing=sorted(referenced - stored))

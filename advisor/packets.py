@@ -49,7 +49,8 @@ def fingerprint(case: Case) -> str:
                       str(applicant.born_on), applicant.nationality, applicant.residence_country,
                       applicant.passport_number, str(applicant.passport_issued_on),
                       str(applicant.passport_expires_on)],
-        "records": [[r.id, r.version] for r in [*records.education_of(applicant), *records.positions_of(applicant)]],
+        "records": [[r.id, r.version, r.institution.name]
+                    for r in [*records.education_of(applicant), *records.positions_of(applicant)]],
         "assessment": [latest.id, sorted((j.criterion, j.decision, j.note) for j in latest.judgements)]
         if latest else None,
         "exhibits": [[line.requirement_code, line.revision, [f.id for f in files]]

@@ -73,14 +73,14 @@ def problems(case: Case, *, today: dt.date | None = None, packets: bool = True,
                              f"The planned submission date {planned.isoformat()} has passed: set a new one.",
                              "cases.edit", {"case_id": case.id}))
     # Until the application is filed, the passport must last six months past whichever comes later.
-    submission = max(planned, today) if not_yet_submitted else planned
-    if passport_too_short(applicant.passport_expires_on, submission):
+    submission_on = max(planned, today) if not_yet_submitted else planned
+    if passport_too_short(applicant.passport_expires_on, submission_on):
         found.append(Problem(
             "passport_expiring",
             f"The passport expires on {applicant.passport_expires_on.isoformat()}, less than "
             f"{PASSPORT_VALID_MONTHS} months after the "
-            f"{'planned submission' if submission == planned else 'earliest possible submission'} on "
-            f"{submission.isoformat()}.",
+            f"{'planned submission' if submission_on == planned else 'earliest possible submission'} on "
+            f"{submission_on.isoformat()}.",
             "applicants.edit", {"applicant_id": applicant.id}))
     # A document rule can repeat a finding above (the passport line checks the same expiry): report it once.
     codes = {problem.code for problem in found}

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from advisor import assessments, institutions, readiness, records, workflow
+from advisor import assessments, institutions, packets, readiness, records, workflow
 from advisor.errors import DomainError
 from models import AuditEvent, Case, CaseStatus, CaseTransition, DegreeLevel, db, utcnow
 
@@ -91,11 +91,14 @@ def give_degree(case, institution, by, *, level=DegreeLevel.MASTER, field_code="
 def make_ready_case(make_case, advisor, eth):
     """A case with nothing blocking it: an eligible assessment under the rules in force, a planned
     submission date and a passport valid long after it."""
-    def make(status=S.INTAKE, *, owner=None):
+    def make(status=S.INTAKE, *, owner=None, final_packet=False):
         case = make_case(owner or advisor, status=status)
         give_degree(case, eth, owner or advisor)
         assessments.run(case, by=owner or advisor)
         settle_documents(case, owner or advisor)
+        if final_packet:  # what submitting needs
+            packets.export_final(case, by=owner or advisor)
+            db.session.commit()
         assert readiness.problems(case) == []
         return case
 
@@ -173,7 +176,7 @@ def test_the_workflow_is_the_designed_one():
 
 @pytest.mark.parametrize(("start", "target"), ALLOWED_PAIRS, ids=[pair_id(p) for p in ALLOWED_PAIRS])
 def test_an_allowed_move_is_made_and_recorded(start, target, make_ready_case, advisor):
-    case = make_ready_case(start)
+    case = make_ready_case(start, final_packet=target == S.SUBMITTED)
     before = utcnow()
     transition = workflow.move(case, target, by=advisor, note=f"  {NOTE}\n")
     db.session.commit()
@@ -233,7 +236,7 @@ QUIET_PAIRS = [pair for pair in ALLOWED_PAIRS if pair not in NOTE_PAIRS]
 
 @pytest.mark.parametrize(("start", "target"), QUIET_PAIRS, ids=[pair_id(p) for p in QUIET_PAIRS])
 def test_other_moves_need_no_note(start, target, make_ready_case, advisor):
-    case = make_ready_case(start)
+    case = make_ready_case(start, final_packet=target == S.SUBMITTED)
     workflow.move(case, target, by=advisor)
     db.session.commit()
     assert case.status == target and transitions_of(case)[0].note == ""
@@ -273,7 +276,7 @@ def test_other_moves_are_not_held_up_by_readiness_problems(start, target, make_c
 
 
 def test_the_timeline_lists_every_move_newest_first(make_ready_case, advisor, admin):
-    case = make_ready_case()
+    case = make_ready_case(final_packet=True)
     steps = [(S.COLLECTING, advisor), (S.READY, advisor), (S.SUBMITTED, admin), (S.APPROVED, admin)]
     for target, who in steps:
         workflow.move(case, target, by=who, note=f"to {target.value}")
@@ -442,7 +445,7 @@ def offered(page):
 
 
 def test_moving_a_case_through_the_web(client, auth, make_ready_case, advisor):
-    case = make_ready_case()
+    case = make_ready_case(final_packet=True)
     auth.login(advisor.email)
     page = soup(client.get(f"/cases/{case.id}"))
     assert page.select_one("h1 .badge.status-intake").get_text(strip=True) == "Intake"
