@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import img2pdf
 import pikepdf
 import pypdfium2 as pdfium
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 MB = 1024 * 1024
 FILENAME_MAX = 200
@@ -340,6 +340,8 @@ def _inspect_image(data: bytes, kind: str, max_pixels: int) -> tuple[int, int]:
     if width * height > max_pixels:
         raise Rejected(f"This image is too large: {_megapixels(width * height)} megapixels, the limit is "
                        f"{_megapixels(max_pixels)} megapixels. Please scan or export it at a lower resolution.")
+    # WeasyPrint sets this Pillow-wide switch on when it is imported; a cut-off upload must never pass as whole.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with _open_image(data) as image:
             if image.size != (width, height):

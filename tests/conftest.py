@@ -37,8 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The suite is hermetic: settings from the developer's shell never leak into it.
-    for name in [n for n in os.environ if n.startswith("ADVISOR_") or n == "DATABASE_URL"]:
+    # The suite is hermetic: settings from the developer's shell never leak into it (ADVISOR_TEST_* are the
+    # suite's own, e.g. ADVISOR_TEST_ARTIFACTS).
+    for name in [n for n in os.environ if (n.startswith("ADVISOR_") and not n.startswith("ADVISOR_TEST_"))
+                 or n == "DATABASE_URL"]:
         del os.environ[name]
 
 

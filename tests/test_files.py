@@ -375,3 +375,13 @@ def test_any_name_comes_back_harmless_and_stable(name):
     safe = files.safe_filename(name)
     assert _is_harmless(safe)
     assert files.safe_filename(safe) == safe
+
+
+def test_a_cut_off_image_is_refused_even_after_weasyprint_is_imported():
+    import weasyprint  # noqa: F401 - it turns Pillow's LOAD_TRUNCATED_IMAGES on when imported
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    for damaged in (hostile.corrupt_png(), hostile.truncated_jpeg()):
+        with pytest.raises(files.Rejected, match="damaged or incomplete"):
+            files.inspect(damaged)
