@@ -21,6 +21,7 @@ from .cases import count_by_status, search_cases, visible_cases
 from .dbutil import add_months
 
 ROWS = 10  # rows shown per section; the count says how many there are
+COUNT_CAP = 100  # a section counts no further ("100+"): the work stays the same however many cases match
 DEADLINE_DAYS = 7
 OPEN_STATUSES = [status for status in CaseStatus if status.is_open]
 
@@ -35,6 +36,14 @@ class Section(Generic[T]):
     @property
     def more(self) -> int:
         return self.count - len(self.rows)
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+    @property
+    def shown_count(self) -> str:
+        return f"{COUNT_CAP}+" if self.capped else str(self.count)
 
 
 @dataclass(frozen=True)
@@ -115,17 +124,24 @@ def _case_rows(user: User, condition: ColumnElement[bool], *order: Any) -> list[
     return list(db.session.scalars(query))
 
 
+def _capped_count(query: Select[Any], column: Any) -> int:
+    """How many rows the query has, counting to COUNT_CAP + 1 at most: past that the dashboard says "100+",
+    and reading on would make the page slower the more cases there are."""
+    first = query.with_only_columns(column).order_by(None).limit(COUNT_CAP + 1).subquery()
+    return db.session.scalar(select(func.count()).select_from(first)) or 0
+
+
 def _section_count(user: User, condition: ColumnElement[bool], *, needs_applicant: bool = False) -> int:
     """One section's count, each on its own so its condition's index narrows the rows counted."""
     query = (_open_cases(user) if needs_applicant else visible_cases(user).where(_open())).where(condition)
-    return db.session.scalar(query.with_only_columns(func.count(Case.id))) or 0
+    return _capped_count(query, Case.id)
 
 
 def _deadlines(user: User, until: dt.date) -> Section[Task]:
     query = select(Task).join(Task.case).where(_due(until), _open(), Case.deleted_at.is_(None))
     if not user.is_admin:
         query = query.where(Case.advisor_id == user.id)
-    count = db.session.scalar(query.with_only_columns(func.count(Task.id))) or 0
+    count = _capped_count(query, Task.id)
     rows = db.session.scalars(query.join(Case.applicant)
                               .options(contains_eager(Task.case).contains_eager(Case.applicant),
                                        contains_eager(Task.case).joinedload(Case.advisor))
@@ -137,10 +153,14 @@ def _documents(user: User, condition: ColumnElement[bool], *order: Any) -> Secti
     """Checklist lines of open cases in one state: a count, and the first rows with case and applicant."""
     query = (select(CaseDocument).join(CaseDocument.case)
              .where(condition, CaseDocument.applies, _open(), Case.deleted_at.is_(None)))
+    rows_query = query
     if not user.is_admin:
         query = query.where(Case.advisor_id == user.id)
-    count = db.session.scalar(query.with_only_columns(func.count(CaseDocument.id))) or 0
-    rows = db.session.scalars(query.join(Case.applicant)
+        # The rows are wanted in the order of the lines' own index: "+ 0" keeps SQLite from starting at the
+        # advisor's cases instead and sorting every match (5 ms at 10,000 cases, against 2 ms in index order).
+        rows_query = rows_query.where(Case.advisor_id + 0 == user.id)
+    count = _capped_count(query, CaseDocument.id)
+    rows = db.session.scalars(rows_query.join(Case.applicant)
                               .options(contains_eager(CaseDocument.case).contains_eager(Case.applicant))
                               .order_by(*order, CaseDocument.id).limit(ROWS))
     return Section(count, list(rows))

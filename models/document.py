@@ -73,6 +73,7 @@ class CaseDocument(db.Model):
         # from these alone: covering indexes, so no line is read (9 ms -> 1.8 ms at 72,000 lines).
         Index("ix_case_documents_state_case_id", "state", "case_id", "applies"),
         Index("ix_case_documents_state_request_due_on", "state", "request_due_on", "case_id", "applies"),
+        Index("ix_case_documents_state_updated_at", "state", "updated_at"),  # uploads waiting, oldest first
     )
 
     def current_files(self) -> list[DocumentFile]:

@@ -11,7 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import Date, event, func, literal, select, update
 
-from advisor import cases, readiness, tasks
+from advisor import cases, dashboard, readiness, tasks
 from advisor.dashboard import ROWS, Section, dashboard_for
 from advisor.dbutil import add_months
 from advisor.errors import DomainError
@@ -543,3 +543,21 @@ def test_the_dashboard_runs_the_same_queries_for_5_and_60_cases(app, auth, clien
     # session, user, status counts, recent, deadlines ×2, latest date, counts ×3, rows ×3, reviews ×2,
     # overdue requests ×2, workload
     assert max(many) <= 18, many
+
+
+def test_section_counts_stop_at_the_cap(app, auth, client, advisor, make_case, monkeypatch):
+    """Past COUNT_CAP a section says "N+": counting on would cost more the more cases there are."""
+    monkeypatch.setattr(dashboard, "COUNT_CAP", 3)
+    app.config["DASHBOARD_IDLE_DAYS"] = 0  # every open case is idle
+    for _ in range(3):
+        make_case(advisor)
+    board = dashboard_for(advisor, idle_days=0, now=utcnow() + dt.timedelta(minutes=1))
+    assert (board.idle.count, board.idle.capped, board.idle.shown_count) == (3, False, "3")
+    make_case(advisor)
+    make_case(advisor)
+    board = dashboard_for(advisor, idle_days=0, now=utcnow() + dt.timedelta(minutes=1))
+    assert (board.idle.count, board.idle.capped, board.idle.shown_count) == (4, True, "3+")
+    auth.login(advisor.email)
+    section = BeautifulSoup(client.get("/").data, "html.parser").select_one("section#idle")
+    assert section.select_one(".section-count").get_text(strip=True) == "3+"
+    assert "of 3+" in section.get_text()

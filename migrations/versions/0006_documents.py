@@ -45,6 +45,7 @@ def upgrade():
     with op.batch_alter_table('case_documents', schema=None) as batch_op:
         batch_op.create_index('ix_case_documents_state_case_id', ['state', 'case_id', 'applies'], unique=False)
         batch_op.create_index('ix_case_documents_state_request_due_on', ['state', 'request_due_on', 'case_id', 'applies'], unique=False)
+        batch_op.create_index('ix_case_documents_state_updated_at', ['state', 'updated_at'], unique=False)
 
     op.create_table('upload_links',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -123,6 +124,7 @@ def downgrade():
 
     op.drop_table('upload_links')
     with op.batch_alter_table('case_documents', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_documents_state_updated_at')
         batch_op.drop_index('ix_case_documents_state_request_due_on')
         batch_op.drop_index('ix_case_documents_state_case_id')
 
