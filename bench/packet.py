@@ -166,6 +166,14 @@ def main() -> None:
         print(f"packet {len(built.pdf) / 1e6:.2f} MB for {uploaded / 1e6:.2f} MB uploaded; "
               f"peak Python memory of one export {peak / 1e6:.1f} MB; "
               f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        # A big packet: the reference case plus a 250-page thesis, as one request would build it.
+        thesis = packet_pdf.Exhibit(title="Thesis", title_zh="论文", code="thesis", pdfs=(text_pdf(99, 250),),
+                                    page_counts=(250,))
+        started = time.perf_counter()
+        big = packet_pdf.build(html_for, css, [*exhibits, thesis], packet_pdf.Meta(
+            reference=case.reference, title="bench", author="bench", subject="bench",
+            created_at=dt.datetime.now(dt.UTC), draft=False), estimate=built.front_pages)
+        print(f"a {big.page_count}-page packet: {time.perf_counter() - started:.2f} s, {len(big.pdf) / 1e6:.1f} MB")
         context.pop()
     print(f"RESULT ratio_to_floor={export / floor:.2f} size_ratio={len(built.pdf) / uploaded:.3f} "
           f"pages={built.page_count}")
