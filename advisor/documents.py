@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, select
 from sqlalchemy import case as when
+from sqlalchemy.orm.exc import StaleDataError
 
 from models import Case, CaseDocument, DocumentFile, DocumentState, UploadLink, User, db, utcnow
 
@@ -376,7 +377,11 @@ def upload(line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits, 
         line.state, line.reason = DocumentState.RECEIVED, ""
         line.reviewed_by_id = line.reviewed_at = None
         line.updated_at = utcnow()
-        db.session.flush()
+        try:
+            db.session.flush()
+        except StaleDataError:  # another upload or a review of the same line was saved in between
+            raise Conflict("This document changed while your files were being checked. Nothing was saved: "
+                           "upload them again.") from None
         audit.record("document.upload", actor=by, obj=line, case_id=line.case_id,
                      actor_label=None if by else f"upload link #{link.id}" if link else None,
                      details={"document": line.requirement_code, "revision": revision,

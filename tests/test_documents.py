@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from advisor import applicants, cases, checklist, documents, filestore, readiness
 from advisor.checklist import ChecklistError
@@ -671,3 +671,19 @@ def test_dashboard_counts_requests_past_their_due_date(make_case, advisor, other
     receive(late, advisor, hostile.jpeg())  # received: no longer overdue, now waiting for review
     board = dashboard_for(advisor)
     assert board.overdue.count == 0 and board.reviews.count == 1
+
+
+def test_an_upload_racing_another_change_of_the_line_is_a_conflict_and_stores_nothing(make_case, advisor):
+    """Someone else's save lands between loading the line and writing the new version: the version column
+    catches it, the upload is refused as a conflict, and the files it wrote go away with the rollback."""
+    case = make_case(advisor)
+    line = line_of(case, "passport")
+    keys_before = set(filestore.current().keys())
+    db.session.execute(update(CaseDocument).where(CaseDocument.id == line.id)
+                       .values(version=CaseDocument.version + 1)
+                       .execution_options(synchronize_session=False))  # the other save, behind the ORM's back
+    with pytest.raises(Conflict, match="changed while your files were being checked"):
+        documents.upload(line, [Incoming("scan.pdf", hostile.pdf())], limits=LIMITS, by=advisor)
+    db.session.rollback()
+    assert set(filestore.current().keys()) == keys_before
+    assert db.session.scalars(select(DocumentFile)).all() == []

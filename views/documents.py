@@ -16,6 +16,7 @@ from advisor.storage import MissingFile
 from models import Case, CaseDocument, db
 
 from .access import get_case_or_404, require_login, user
+from .editing import apply, commit
 from .forms.common import ActionForm, choices
 from .forms.documents import DecisionForm, DetailsForm, RequestForm, UploadForm
 
@@ -40,18 +41,6 @@ def _line_or_404(case: Case, document_id: int) -> CaseDocument:
     return line
 
 
-def _apply(change: Callable[[], object], done: str, back: str) -> Response:
-    try:
-        change()
-    except DomainError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return redirect(back)
-
-
 def request_choices(case: Case) -> list:  # type: ignore[type-arg]
     return choices([(line.id, documents.requirement_of(line).title) for line in upload_links.linkable_lines(case)])
 
@@ -73,7 +62,7 @@ def sync(case_id: int) -> Response:
     case = get_case_or_404(case_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _apply(lambda: documents.sync_checklist(case, by=user()), "The checklist is up to date.",
+    return apply(lambda: documents.sync_checklist(case, by=user()), "The checklist is up to date.",
                   url_for("documents.index", case_id=case.id))
 
 
@@ -87,7 +76,7 @@ def ask(case_id: int) -> Response:
         flash(" ".join(error for errors in form.errors.values() for error in errors), "error")
         return redirect(back)
     lines = [_line_or_404(case, document_id) for document_id in form.documents.data]
-    return _apply(lambda: documents.request(lines, by=user(), due_on=form.due_on.data),
+    return apply(lambda: documents.request(lines, by=user(), due_on=form.due_on.data),
                   f"Marked {len(lines)} {'document' if len(lines) == 1 else 'documents'} as requested.", back)
 
 
@@ -128,6 +117,7 @@ def upload(case_id: int, document_id: int):  # type: ignore[no-untyped-def]
         abort(400)
     try:
         result = documents.upload(line, incoming_files(), limits=upload_limits(), by=user())
+        commit()
     except documents.Refused as refused:
         db.session.rollback()
         return _render_detail(case, line, refused=refused.reasons, status=413 if refused.too_large else 422)
@@ -135,7 +125,6 @@ def upload(case_id: int, document_id: int):  # type: ignore[no-untyped-def]
         db.session.rollback()
         flash(str(problem), "error")
         return redirect(url_for("documents.detail", case_id=case.id, document_id=line.id))
-    db.session.commit()
     for notice in result.notices:
         flash(notice, "warning")
     if result.saved:
@@ -158,7 +147,7 @@ def _decision(case_id: int, document_id: int, operation: str, done: str) -> Resp
         "reopen": lambda: documents.reopen(line, by=me, version=version),
     }
     title = documents.requirement_of(line).title
-    return _apply(actions[operation], done.format(title=title),
+    return apply(actions[operation], done.format(title=title),
                   url_for("documents.detail", case_id=case.id, document_id=line.id))
 
 
@@ -191,7 +180,7 @@ def details(case_id: int, document_id: int):  # type: ignore[no-untyped-def]
         return _render_detail(case, line, details=form, status=422)
     recorded = Details(number=form.number.data, issued_on=form.issued_on.data, expires_on=form.expires_on.data,
                        language=form.language.data, translation_attached=form.translation_attached.data)
-    return _apply(lambda: documents.update_details(line, recorded, by=user(), version=form.version.data),
+    return apply(lambda: documents.update_details(line, recorded, by=user(), version=form.version.data),
                   "Details saved.", url_for("documents.detail", case_id=case.id, document_id=line.id))
 
 

@@ -1,12 +1,15 @@
 """Saving edit forms safely: optimistic-lock conflicts become a clear message that keeps the input."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from flask import flash, redirect
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response
 
-from advisor.errors import Conflict
+from advisor.errors import Conflict, DomainError
 from models import db
 
 
@@ -17,6 +20,20 @@ def commit() -> None:
     except StaleDataError:
         db.session.rollback()
         raise Conflict() from None
+
+
+def apply(change: Callable[[], object], done: str, back: str) -> Response:
+    """Run one operation and commit it, then say so; or roll back and say why not (a business rule, or
+    someone else's save in between). Either way, go back to `back`."""
+    try:
+        change()
+        commit()
+    except DomainError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        flash(done, "success")
+    return redirect(back)
 
 
 def show_conflict(form: FlaskForm, obj: Any, fields: dict[str, str]) -> list[tuple[str, str, str]]:

@@ -9,10 +9,10 @@ from flask import Blueprint, abort, flash, redirect, url_for
 from werkzeug.wrappers import Response
 
 from advisor import tasks
-from advisor.errors import DomainError
-from models import Case, db
+from models import Case
 
 from .access import get_case_or_404, require_login, user
+from .editing import apply
 from .forms.common import ActionForm
 from .forms.tasks import TaskForm
 
@@ -25,16 +25,7 @@ def _back(case: Case) -> Response:
 
 
 def _apply(case: Case, change: Callable[[], object], done: str) -> Response:
-    """Run one operation, commit it and say so, or roll back and say why not."""
-    try:
-        change()
-    except DomainError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return _back(case)
+    return apply(change, done, url_for("cases.detail", case_id=case.id, _anchor="tasks"))
 
 
 @bp.post("/add")

@@ -15,6 +15,7 @@ from models import UploadLink, db
 
 from .access import get_case_or_404, require_login, user
 from .documents import incoming_files, request_choices, upload_limits
+from .editing import commit
 from .forms.common import ActionForm
 from .forms.documents import LinkForm, UploadForm
 
@@ -107,6 +108,7 @@ def public_upload(token: str, document_id: int):  # type: ignore[no-untyped-def]
     incoming = incoming_files()
     try:
         result = upload_links.take_upload(link, line, incoming, limits=upload_limits())
+        commit()
     except documents.Refused as refused:
         db.session.rollback()
         try:  # refused files count against the hourly allowance too
@@ -124,7 +126,6 @@ def public_upload(token: str, document_id: int):  # type: ignore[no-untyped-def]
         db.session.rollback()
         flash(str(problem), "error")
         return redirect(url_for("upload_links.public", token=token))
-    db.session.commit()
     for notice in result.notices:
         flash(notice, "warning")
     if result.saved:
