@@ -8,6 +8,7 @@ import io
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from advisor import filestore, jobs, packets, readiness
@@ -74,11 +75,14 @@ def final(case_id: int) -> Response:
         return redirect(url_for("packets.job", case_id=case.id, job_id=job_id))
     try:
         packet = packets.export_final(case, by=user(), cover_letter=form.cover_letter.data or "")
+        db.session.commit()
     except (DomainError, PacketError, MissingFile) as problem:
         db.session.rollback()
         flash(_why(problem), "error")
+    except IntegrityError:  # two finals of the case at once took the same number: the other one is kept
+        db.session.rollback()
+        flash("Another final packet of this case was exported at the same moment; it is listed below.", "error")
     else:
-        db.session.commit()
         flash(f"Final packet {packet.number} exported: {packet.page_count} pages. It is kept as it is now.",
               "success")
     return redirect(url_for("packets.index", case_id=case.id))
