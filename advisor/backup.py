@@ -93,6 +93,8 @@ def backup(folder: Path) -> Summary:
         raise BackupError(f"Backups of {dialect} databases are not supported.")
     store, files, total = filestore.current(), {}, 0
     for key in store.keys():
+        if not storage.is_valid_key(key):  # a stray file someone put there (.DS_Store…): not the app's
+            continue
         data = store.get(key)
         path = folder / "files" / key
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,11 +115,14 @@ def _read_manifest(folder: Path) -> dict:  # type: ignore[type-arg]
         raise BackupError(f"{folder} holds no readable backup manifest ({problem}).") from None
     if manifest.get("format") != FORMAT:
         raise BackupError(f"{folder} was written by another version of the backup format.")
-    database = folder / str(manifest.get("database", ""))
+    if manifest.get("database") not in ("database.sqlite3", "database.dump"):
+        raise BackupError(f"The manifest in {folder} names no database copy this command writes.")
+    database = folder / str(manifest["database"])
     if not database.is_file() or hashlib.sha256(database.read_bytes()).hexdigest() != manifest["database_sha256"]:
         raise BackupError(f"The database copy in {folder} is missing or damaged.")
     for key, digest in manifest["files"].items():
-        storage.validate_key(key)
+        if not storage.is_valid_key(key):
+            raise BackupError(f"The manifest in {folder} lists {key[:80]!r}, which is not a storage key.")
         path = folder / "files" / key
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             raise BackupError(f"The backup's copy of {key} is missing or damaged.")

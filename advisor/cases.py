@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
 from models import (
@@ -246,7 +246,9 @@ def _completeness(value: str) -> ColumnElement[bool]:
     if value == "to_review":
         return lines.where(CaseDocument.state == DocumentState.RECEIVED).exists()
     still_open = lines.where(CaseDocument.required, CaseDocument.state.in_(OPEN_DOCUMENT_STATES)).exists()
-    return ~still_open if value == "complete" else still_open
+    if value == "complete":  # and a checklist at all: a case opened before checklists existed is not complete
+        return and_(~still_open, lines.where(CaseDocument.required).exists())
+    return still_open
 
 
 REFERENCE_PART = re.compile(r"[K0-9-]+")

@@ -116,6 +116,8 @@ def storage_check(delete_orphans: bool) -> None:
         click.echo(f"orphan  {key}")
     for key in report.missing:
         click.echo(f"missing {key}")
+    for key in report.strays:
+        click.echo(f"stray   {key} (not a name the app gives a file: left alone)")
     if delete_orphans and report.orphans:
         click.echo(f"Deleted {filestore.remove_orphans(report)} orphan files.")
     click.echo(f"{len(report.orphans)} orphans, {len(report.missing)} missing.")

@@ -285,6 +285,8 @@ def update_details(line: CaseDocument, details: Details, *, by: User, version: i
     line.language = (details.language or "").strip() or None
     line.translation_attached = details.translation_attached
     diff = audit.changes(line)
+    if "number" in diff:  # a document number identifies a person as a passport number does: the log masks it
+        diff["number"] = [audit.mask(value) for value in diff["number"]]
     if diff:
         audit.record("document.details", actor=by, obj=line, case_id=line.case_id,
                      details={"document": line.requirement_code, **diff})
@@ -319,17 +321,26 @@ class Limits:
     max_pages: int
 
 
-def upload(line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits, by: User | None = None,
-           link: UploadLink | None = None) -> UploadResult:
-    """Check every file, then store them all as one revision of the line; any refusal stores nothing.
+@dataclass(frozen=True)
+class Prepared:
+    """A file that passed every check, with its packet-ready pages and its thumbnail, not stored yet."""
 
-    Each file is kept as received, as packet-ready PDF pages and as a thumbnail. A file identical to one
-    already in the line's current revision is skipped; one identical to a file elsewhere in the case is kept
-    with a notice.
+    name: str
+    data: bytes
+    info: files.Inspected
+    pages: bytes
+    thumbnail: bytes
+
+
+def prepare(incoming: Sequence[Incoming], *, limits: Limits) -> list[Prepared]:
+    """Check and convert a batch of files; any refusal refuses the batch (Refused lists each file's reason).
+
+    This is the slow part of an upload (seconds for big scans) and touches no database, so a view can run it
+    outside any transaction: on SQLite, a write transaction held meanwhile would make every other writer wait.
     """
     if not incoming:
         raise DomainError("Choose at least one file to upload.")
-    inspected, refused = [], []
+    prepared, refused = [], []
     for item in incoming:
         name = files.safe_filename(item.name)
         try:
@@ -337,21 +348,39 @@ def upload(line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits, 
                                  max_pages=limits.max_pages)
             # Converted before anything is stored: a file that passes the checks but cannot be made into
             # packet pages or a preview is refused like any other.
-            inspected.append((name, item.data, info, files.packet_pages(item.data, info),
-                              files.thumbnail(item.data, info)))
+            prepared.append(Prepared(name, item.data, info, files.packet_pages(item.data, info),
+                                     files.thumbnail(item.data, info)))
         except files.Rejected as why:
             refused.append((name, str(why)))
     if refused:
         raise Refused(refused, too_large=any(len(item.data) > limits.max_bytes for item in incoming))
+    return prepared
 
+
+def upload(line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits, by: User | None = None,
+           link: UploadLink | None = None) -> UploadResult:
+    """Check every file, then store them all as one revision of the line; any refusal stores nothing."""
+    return store(line, prepare(incoming, limits=limits), by=by, link=link)
+
+
+def store(line: CaseDocument, prepared: Sequence[Prepared], *, by: User | None = None,
+          link: UploadLink | None = None) -> UploadResult:
+    """Store checked files as one revision of the line.
+
+    Each file is kept as received, as packet-ready PDF pages and as a thumbnail. Files uploaded before a
+    review join the line's current revision; after one, they start a new revision. A file identical to one
+    already in the current revision is skipped; one identical to a file elsewhere in the case is kept with a
+    notice (not for an applicant's link, which must not learn of the case's other documents).
+    """
     result = UploadResult()
     current = {f.sha256: f for f in line.current_files()} if line.state == DocumentState.RECEIVED else {}
-    elsewhere = _same_hashes(line, [info.sha256 for _, _, info, _, _ in inspected])
+    elsewhere = _same_hashes(line, [item.info.sha256 for item in prepared])
     starts_new = line.state != DocumentState.RECEIVED or line.revision == 0
     revision = line.revision + 1 if starts_new else line.revision
     position = 0 if starts_new else max((f.position for f in line.current_files()), default=-1) + 1
     seen: set[str] = set()
-    for name, data, info, pages, preview in inspected:
+    for item in prepared:
+        name, info = item.name, item.info
         if info.sha256 in current or info.sha256 in seen:
             result.notices.append(f"{name} is identical to a file already in this version; it was not added again.")
             continue
@@ -363,11 +392,11 @@ def upload(line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits, 
         stored = DocumentFile(
             case_document_id=line.id, case_id=line.case_id, revision=revision, position=position,
             original_name=name, kind=info.kind, content_type=info.content_type, size=info.size,
-            pages_size=len(pages), sha256=info.sha256, page_count=info.page_count, width=info.width,
+            pages_size=len(item.pages), sha256=info.sha256, page_count=info.page_count, width=info.width,
             height=info.height, uploaded_by_id=by.id if by else None, upload_link_id=link.id if link else None,
-            storage_key=filestore.write("uploads", data),
-            pages_key=filestore.write("pages", pages),
-            thumbnail_key=filestore.write("thumbnails", preview),
+            storage_key=filestore.write("uploads", item.data),
+            pages_key=filestore.write("pages", item.pages),
+            thumbnail_key=filestore.write("thumbnails", item.thumbnail),
         )
         db.session.add(stored)
         result.saved.append(stored)

@@ -8,7 +8,7 @@ between the write and the commit can still leave a file nobody names: `flask sto
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -65,6 +65,7 @@ class Report:
     referenced: int
     orphans: list[str]  # stored, named by no row: left by a crash between a write and its commit
     missing: list[str]  # named by a row, not stored: lost or deleted outside the app
+    strays: list[str] = field(default_factory=list)  # files whose names the app never makes: left alone
 
 
 def check() -> Report:
@@ -74,9 +75,10 @@ def check() -> Report:
             select(DocumentFile.storage_key, DocumentFile.pages_key, DocumentFile.thumbnail_key)):
         referenced.update(keys)
     referenced.update(db.session.scalars(select(Packet.storage_key)))
-    stored = set(current().keys())
+    found = set(current().keys())
+    stored = {key for key in found if storage.is_valid_key(key)}
     return Report(stored=len(stored), referenced=len(referenced), orphans=sorted(stored - referenced),
-                  missing=sorted(referenced - stored))
+                  missing=sorted(referenced - stored), strays=sorted(found - stored))
 
 
 def remove_orphans(report: Report) -> int:

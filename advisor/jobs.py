@@ -87,6 +87,7 @@ def run_final(case_id: int, user_id: int, cover_letter: str) -> int | None:
     from models import Case, User, db
 
     from . import packets
+    from .database import READ_ONLY
     from .errors import DomainError
     from .packet_pdf import PacketError
     from .storage import MissingFile
@@ -104,7 +105,11 @@ def run_final(case_id: int, user_id: int, cover_letter: str) -> int | None:
             report("Failed", error="The case no longer exists.")
             return None
         try:
-            packet = packets.export_final(case, by=by, cover_letter=cover_letter, progress=report)
+            db.session.commit()  # build in a read-only transaction: no write lock held while rendering
+            db.session.connection(execution_options=READ_ONLY)
+            built, state = packets.build_final(case, cover_letter=cover_letter, progress=report)
+            db.session.commit()
+            packet = packets.record_final(case, built, state, by=by, cover_letter=cover_letter, progress=report)
             db.session.commit()
         except (DomainError, PacketError, MissingFile) as problem:
             db.session.rollback()

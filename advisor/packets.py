@@ -117,30 +117,47 @@ def build_packet(case: Case, *, draft: bool, cover_letter: str = "", progress: P
 
 def export_draft(case: Case, *, by: User, cover_letter: str = "") -> Built:
     built = build_packet(case, draft=True, cover_letter=cover_letter)
-    audit.record("packet.draft", actor=by, obj=case, case_id=case.id,
-                 details={"pages": built.page_count, "sha256": built.sha256})
+    record_draft(case, built, by=by)
     return built
 
 
-def export_final(case: Case, *, by: User | None, cover_letter: str = "", progress: Progress = _quiet) -> Packet:
-    """Build, store and record a final packet; refused while the readiness check finds problems."""
+def record_draft(case: Case, built: Built, *, by: User | None) -> None:
+    audit.record("packet.draft", actor=by, obj=case, case_id=case.id,
+                 details={"pages": built.page_count, "sha256": built.sha256})
+
+
+def build_final(case: Case, *, cover_letter: str = "", progress: Progress = _quiet) -> tuple[Built, str]:
+    """A final packet of the case as it is now, and the fingerprint of that state; refused (NotReady) while
+    the readiness check finds problems. Only reads: a view runs it in a read-only transaction."""
     from . import readiness
 
     problems = readiness.problems(case, packets=False)
     if problems:
         raise NotReady(problems)
-    built = build_packet(case, draft=False, cover_letter=cover_letter, progress=progress)
+    state = fingerprint(case)
+    return build_packet(case, draft=False, cover_letter=cover_letter, progress=progress), state
+
+
+def record_final(case: Case, built: Built, state: str, *, by: User | None, cover_letter: str = "",
+                 progress: Progress = _quiet) -> Packet:
+    """Store a built final immutably and list it on the case. `state` is the fingerprint it was built from:
+    should the case have changed since, the packet shows as stale at once."""
     progress("Storing the packet")
     number = (db.session.scalar(select(func.max(Packet.number)).where(Packet.case_id == case.id)) or 0) + 1
     packet = Packet(case_id=case.id, number=number, storage_key=filestore.write("packets", built.pdf),
-                    sha256=built.sha256, size=len(built.pdf), page_count=built.page_count,
-                    fingerprint=fingerprint(case), manifest=built.manifest(), cover_letter=cover_letter.strip(),
-                    created_by_id=by.id if by else None)
+                    sha256=built.sha256, size=len(built.pdf), page_count=built.page_count, fingerprint=state,
+                    manifest=built.manifest(), cover_letter=cover_letter.strip(), created_by_id=by.id if by else None)
     db.session.add(packet)
     db.session.flush()
     audit.record("packet.final", actor=by, obj=packet, case_id=case.id,
                  details={"number": number, "pages": built.page_count, "size": packet.size, "sha256": built.sha256})
     return packet
+
+
+def export_final(case: Case, *, by: User | None, cover_letter: str = "", progress: Progress = _quiet) -> Packet:
+    """Build, store and record a final packet in one go (the command line; views split the two)."""
+    built, state = build_final(case, cover_letter=cover_letter, progress=progress)
+    return record_final(case, built, state, by=by, cover_letter=cover_letter, progress=progress)
 
 
 def packets_of(case: Case) -> list[Packet]:

@@ -80,6 +80,14 @@ def validate_key(key: str) -> str:
     return key
 
 
+def is_valid_key(key: str) -> bool:
+    try:
+        validate_key(key)
+    except ValueError:
+        return False
+    return True
+
+
 def new_key(prefix: str) -> str:
     """A fresh key `prefix/yyyy/mm/<32 random hex>`; the random part carries 128 bits, so keys never collide
     and reveal nothing, and the month folders keep any one folder small."""

@@ -13,15 +13,16 @@ import secrets
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
-from models import Case, CaseDocument, DocumentState, UploadLink, User, db, utcnow
+from models import Case, CaseDocument, CaseStatus, DocumentState, UploadLink, User, db, utcnow
 
 from . import audit, documents
-from .documents import Incoming, Limits, UploadResult
+from .documents import Incoming, Limits, Prepared, UploadResult
 from .errors import DomainError
 
 LINKABLE = (DocumentState.MISSING, DocumentState.REQUESTED, DocumentState.REJECTED)
+COLLECTING = (CaseStatus.INTAKE, CaseStatus.COLLECTING, CaseStatus.READY)  # a link works while these last
 
 
 class LinkClosed(DomainError):
@@ -81,6 +82,9 @@ def open_link(token: str, *, now: dt.datetime | None = None) -> UploadLink:
                          "need to send documents.")
     if now >= link.expires_at:
         raise LinkClosed(f"This link expired on {link.expires_at:%d %B %Y}. Ask your advisor for a new one.")
+    if link.case.status not in COLLECTING:
+        raise LinkClosed("Your application no longer takes documents through this link: it has been submitted "
+                         "or closed. Ask your advisor if something is still needed.")
     return link
 
 
@@ -99,34 +103,52 @@ def record_visit(link: UploadLink) -> None:
                  actor_label=f"upload link #{link.id}")
 
 
-def take_upload(link: UploadLink, line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits,
-                now: dt.datetime | None = None) -> UploadResult:
-    """Store the applicant's files on a line the link covers, within the link's hourly allowance."""
+def check_scope(link: UploadLink, line: CaseDocument) -> None:
+    """The link may fill this line: it names it, and the line still wants a document."""
     if line.requirement_code not in link.requirement_codes or line.case_id != link.case_id:
         raise DomainError("This link cannot upload that document.")
     if line.state == DocumentState.ACCEPTED:
         raise DomainError("This document has already been accepted; nothing more is needed.")
     if line.state == DocumentState.WAIVED:
         raise DomainError("Your advisor has waived this document: nothing more is needed.")
-    charge(link, len(incoming), now=now)
-    result = documents.upload(line, incoming, limits=limits, link=link)
+
+
+def store_upload(link: UploadLink, line: CaseDocument, prepared: Sequence[Prepared]) -> UploadResult:
+    """Store checked files from the applicant on a line the link covers."""
+    check_scope(link, line)
+    result = documents.store(line, prepared, link=link)
     link.uploads += len(result.saved)
     return result
 
 
+def take_upload(link: UploadLink, line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits,
+                now: dt.datetime | None = None) -> UploadResult:
+    """Check, charge and store in one go (the view splits these, to check files outside a transaction)."""
+    check_scope(link, line)
+    charge(link, len(incoming), now=now)
+    return store_upload(link, line, documents.prepare(incoming, limits=limits))
+
+
 def charge(link: UploadLink, count: int, *, now: dt.datetime | None = None) -> None:
-    """Count `count` files against the link's hourly allowance, refused files too (a view that rolls a refused
-    batch back charges it again afterwards), so a link cannot be used to hammer the upload checks."""
+    """Count `count` files against the link's hourly allowance, refused files too, so a link cannot be used
+    to hammer the upload checks. Two statements that each check and add in the database itself, so requests
+    racing each other (several workers) cannot together pass the limit."""
     now = now or utcnow()
-    if link.window_started_at is None or now - link.window_started_at >= dt.timedelta(hours=1):
-        link.window_started_at, link.window_uploads = now, 0
-    if link.window_uploads + count > link_limit():
-        wait = link.window_started_at + dt.timedelta(hours=1) - now
-        minutes = max(1, math.ceil(wait.total_seconds() / 60))
-        raise TooManyUploads(f"This link has taken {link_limit()} files in the last hour, its limit. "
+    limit = link_limit()
+    quiet = {"synchronize_session": False}
+    db.session.execute(update(UploadLink).where(
+        UploadLink.id == link.id,
+        or_(UploadLink.window_started_at.is_(None), UploadLink.window_started_at <= now - dt.timedelta(hours=1)),
+    ).values(window_started_at=now, window_uploads=0).execution_options(**quiet))
+    taken = db.session.execute(update(UploadLink).where(
+        UploadLink.id == link.id, UploadLink.window_uploads + count <= limit,
+    ).values(window_uploads=UploadLink.window_uploads + count, last_used_at=now).execution_options(**quiet))
+    db.session.refresh(link, ["window_started_at", "window_uploads", "last_used_at"])
+    if taken.rowcount == 0:  # type: ignore[attr-defined]
+        started = link.window_started_at or now
+        minutes = max(1, math.ceil((started + dt.timedelta(hours=1) - now).total_seconds() / 60))
+        raise TooManyUploads(f"This link has taken {limit} files in the last hour, its limit. "
                              f"Try again in {minutes} minutes.")
-    link.window_uploads += count
-    link.last_used_at = now
 
 
 def link_limit() -> int:

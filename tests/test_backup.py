@@ -92,3 +92,25 @@ def test_restore_asks_before_replacing_the_database(runner, collected, tmp_path)
     answered_no = runner.invoke(args=["restore", str(tmp_path / "backup")], input="n\n")
     assert answered_no.exit_code != 0
     assert "Aborted" in answered_no.output
+
+
+def test_stray_files_in_the_storage_folder_are_left_alone(runner, collected, tmp_path):
+    (tmp_path / "files" / ".DS_Store").write_bytes(b"finder")
+    (tmp_path / "files" / "Thumbs.db").write_bytes(b"explorer")
+    check = runner.invoke(args=["storage-check", "--delete-orphans"])
+    assert check.exit_code == 0, check.output
+    assert "stray   .DS_Store" in check.output and "0 orphans, 0 missing" in check.output
+    assert (tmp_path / "files" / "Thumbs.db").exists()
+    made = runner.invoke(args=["backup", "--out", str(tmp_path / "backup")])
+    assert made.exit_code == 0, made.output
+    assert "3 files" in made.output
+
+
+@pytest.mark.parametrize("database", ["../../etc/passwd", "/etc/passwd", "manifest.json"])
+def test_a_manifest_naming_another_file_as_the_database_is_refused(runner, collected, tmp_path, database):
+    assert runner.invoke(args=["backup", "--out", str(tmp_path / "backup")]).exit_code == 0
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    manifest["database"] = database
+    (tmp_path / "backup" / "manifest.json").write_text(json.dumps(manifest))
+    refused = runner.invoke(args=["restore", str(tmp_path / "backup"), "--yes"])
+    assert refused.exit_code != 0 and "names no database copy" in refused.output

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, select
 
 from advisor import case_export, cases, documents
 from models import (
@@ -569,3 +569,11 @@ class TestStreamingExport:
                 chunks.close()
         assert first.startswith("\ufeffReference,") and references[0] in first
         assert [references[1] in rest[0], references[2] in rest[1]] == [True, True]
+
+
+def test_a_case_without_a_checklist_is_not_complete(client, auth, admin, practice):
+    settle(practice["adams"])
+    db.session.execute(delete(CaseDocument).where(CaseDocument.case_id == practice["diaz"].id))
+    db.session.commit()
+    auth.login(admin.email)
+    assert sorted(row_ids(client.get("/cases/", query_string={"documents": "complete"}))) == ids(practice, "adams")

@@ -687,3 +687,13 @@ def test_an_upload_racing_another_change_of_the_line_is_a_conflict_and_stores_no
     db.session.rollback()
     assert set(filestore.current().keys()) == keys_before
     assert db.session.scalars(select(DocumentFile)).all() == []
+
+
+def test_document_numbers_are_masked_in_the_audit_log(make_case, advisor):
+    case = make_case(advisor)
+    line = line_of(case, "passport")
+    documents.update_details(line, Details(number="PA4815162"), by=advisor)
+    db.session.commit()
+    [event] = events("document.details")
+    assert event.changes["number"] == [None, "••••••162"]
+    assert "PA4815162" not in str(event.changes)

@@ -280,8 +280,10 @@ def test_a_failed_commit_leaves_no_file_and_no_row(client, logged_in, make_case)
     written_before_the_commit: set[str] = set()
 
     def fail_the_upload(session: Session) -> None:
-        if has_request_context() and request.endpoint == "documents.upload":
-            written_before_the_commit.update(stored_keys() - before)
+        written = stored_keys() - before
+        # The commit that would keep the new files (the view commits once before, to end its reads).
+        if has_request_context() and request.endpoint == "documents.upload" and written:
+            written_before_the_commit.update(written)
             raise RuntimeError("the database went away during the commit")
 
     event.listen(Session, "before_commit", fail_the_upload)
@@ -535,3 +537,21 @@ def test_dashboard_shows_uploads_to_review_and_overdue_requests(client, logged_i
         f"/cases/{case.id}/documents/{photo.id}"]
     assert "Passport photo" in overdue.get_text()
 
+
+
+def test_files_are_checked_outside_any_transaction(client, logged_in, make_case, monkeypatch):
+    """On SQLite a transaction holds the write lock: checking big scans inside one would make every other
+    request wait (or fail once the busy timeout is over)."""
+    case = make_case(logged_in)
+    line = line_of(case, "passport")
+    seen: list[bool] = []
+    real_prepare = documents.prepare
+
+    def watched(*args, **kwargs):
+        seen.append(db.session().in_transaction())
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(documents, "prepare", watched)
+    assert post_files(client, case, line, (hostile.pdf(), "a.pdf")).status_code == 302
+    assert seen == [False]
+    assert len(file_rows(line)) == 1

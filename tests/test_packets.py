@@ -35,6 +35,7 @@ from advisor import (
     records,
     workflow,
 )
+from advisor.database import READ_ONLY_OPTION
 from advisor.packet_pdf import Exhibit, Meta
 from models import Case, CaseStatus, DegreeLevel, Packet, db
 
@@ -904,3 +905,23 @@ def test_a_chinese_name_is_printed_in_a_cjk_font(make_ready_case, advisor):
     pdf = open_pdf(built.pdf)
     fonts = set().union(*(font_names(page) for page in list(pdf.pages)[:built.front_pages]))
     assert any("CJK" in name for name in fonts), fonts
+
+
+@pytest.mark.parametrize("route", ["draft", "final"])
+def test_packets_are_built_in_a_read_only_transaction(client, auth, advisor, make_ready_case, monkeypatch, route):
+    """On SQLite a normal transaction holds the write lock: rendering a packet inside one would make every
+    other writer wait for it."""
+    case = make_ready_case()
+    modes: list[object] = []
+    real_build = packets.build_packet
+
+    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        modes.append(db.session().connection().get_execution_options().get(READ_ONLY_OPTION))
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(packets, "build_packet", watched)
+    auth.login(advisor.email)
+    response = client.post(f"/cases/{case.id}/packets/{route}", data={"cover_letter": ""})
+    assert response.status_code == (200 if route == "draft" else 302)
+    assert modes == [True]
+    assert packet_count(case) == (0 if route == "draft" else 1)

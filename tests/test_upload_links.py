@@ -23,7 +23,7 @@ from advisor import cases, checklist, documents, filestore, upload_links
 from advisor.documents import Incoming, Limits
 from advisor.errors import DomainError
 from advisor.upload_links import LinkClosed, TooManyUploads
-from models import AuditEvent, Case, CaseDocument, DocumentFile, DocumentState, UploadLink, db, utcnow
+from models import AuditEvent, Case, CaseDocument, CaseStatus, DocumentFile, DocumentState, UploadLink, db, utcnow
 
 from . import hostile
 
@@ -739,3 +739,17 @@ def test_take_upload_stays_within_the_link(app, advisor, case, make_case, make_l
         with pytest.raises(DomainError, match="cannot upload that document"):
             upload_links.take_upload(link, line, [Incoming("scan.pdf", hostile.pdf())], limits=LIMITS)
     assert stored_files(case) == [] and stored_files(other) == []
+
+
+@pytest.mark.parametrize("status", [CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED,
+                                    CaseStatus.WITHDRAWN])
+def test_a_link_stops_working_once_the_case_is_submitted_or_closed(anonymous, case, make_link, status):
+    _, token = make_link(case)
+    passport = line_of(case, "passport")
+    case.status = status
+    db.session.commit()
+    page = anonymous.get(f"/u/{token}")
+    assert page.status_code == 410
+    assert "no longer takes documents" in page.get_data(as_text=True)
+    assert send(anonymous, token, passport, ("scan.pdf", hostile.pdf())).status_code == 410
+    assert stored_files(case) == []

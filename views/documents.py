@@ -115,8 +115,11 @@ def upload(case_id: int, document_id: int):  # type: ignore[no-untyped-def]
     line = _line_or_404(case, document_id)
     if not UploadForm().validate_on_submit():
         abort(400)
+    incoming = incoming_files()
+    db.session.commit()  # no transaction while the files are checked: on SQLite it would hold the write lock
     try:
-        result = documents.upload(line, incoming_files(), limits=upload_limits(), by=user())
+        prepared = documents.prepare(incoming, limits=upload_limits())
+        result = documents.store(line, prepared, by=user())
         commit()
     except documents.Refused as refused:
         db.session.rollback()

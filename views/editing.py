@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
+from advisor.database import READ_ONLY
 from advisor.errors import Conflict, DomainError
 from models import db
 
@@ -20,6 +21,13 @@ def commit() -> None:
     except StaleDataError:
         db.session.rollback()
         raise Conflict() from None
+
+
+def read_only() -> None:
+    """End the request's transaction and go on in a read-only one: on SQLite a normal transaction holds the
+    write lock, and every other writer would wait for a slow read (building a packet, checking files)."""
+    db.session.commit()
+    db.session.connection(execution_options=READ_ONLY)
 
 
 def apply(change: Callable[[], object], done: str, back: str) -> Response:

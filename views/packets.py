@@ -18,6 +18,7 @@ from advisor.storage import MissingFile
 from models import db
 
 from .access import get_case_or_404, recent_login_required, require_login, user
+from .editing import read_only
 from .forms.packets import PacketForm
 
 bp = Blueprint("packets", __name__, url_prefix="/cases/<int:case_id>/packets")
@@ -49,12 +50,16 @@ def draft(case_id: int) -> Response:
     form = PacketForm()
     if not form.validate_on_submit():
         abort(400)
+    read_only()
+    case = get_case_or_404(case_id)
     try:
-        built = packets.export_draft(case, by=user(), cover_letter=form.cover_letter.data or "")
+        built = packets.build_packet(case, draft=True, cover_letter=form.cover_letter.data or "")
     except (DomainError, PacketError, MissingFile) as problem:
         db.session.rollback()
         flash(_why(problem), "error")
         return redirect(url_for("packets.index", case_id=case.id))
+    db.session.commit()
+    packets.record_draft(case, built, by=user())
     db.session.commit()
     return _pdf_response(built.pdf, f"{case.reference}-draft.pdf")
 
@@ -73,8 +78,13 @@ def final(case_id: int) -> Response:
             return redirect(url_for("packets.index", case_id=case.id))
         job_id = jobs.enqueue_final(case.id, user().id, form.cover_letter.data or "")
         return redirect(url_for("packets.job", case_id=case.id, job_id=job_id))
+    cover_letter = form.cover_letter.data or ""
+    read_only()
+    case = get_case_or_404(case_id)
     try:
-        packet = packets.export_final(case, by=user(), cover_letter=form.cover_letter.data or "")
+        built, state = packets.build_final(case, cover_letter=cover_letter)
+        db.session.commit()
+        packet = packets.record_final(case, built, state, by=user(), cover_letter=cover_letter)
         db.session.commit()
     except (DomainError, PacketError, MissingFile) as problem:
         db.session.rollback()

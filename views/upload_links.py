@@ -36,11 +36,11 @@ def new(case_id: int):  # type: ignore[no-untyped-def]
         try:
             link, token = upload_links.create_link(case, [line for line in lines if line], days=form.days.data,
                                                    message=form.message.data or "", by=user())
+            commit()  # a document changed in the meantime raises Conflict, told like any refusal
         except DomainError as problem:
             db.session.rollback()
             flash(str(problem), "error")
         else:
-            db.session.commit()
             # The token exists only in this response: the database keeps its hash.
             url = url_for("upload_links.public", token=token, _external=True)
             return render_template("documents/letter.html", case=case, applicant=case.applicant, link_url=url,
@@ -107,21 +107,25 @@ def public_upload(token: str, document_id: int):  # type: ignore[no-untyped-def]
         abort(400)
     incoming = incoming_files()
     try:
-        result = upload_links.take_upload(link, line, incoming, limits=upload_limits())
-        commit()
-    except documents.Refused as refused:
-        db.session.rollback()
-        try:  # refused files count against the hourly allowance too
-            upload_links.charge(link, len(incoming))
-        except TooManyUploads:
-            pass  # already over: the next attempt is refused before any check runs
-        db.session.commit()
-        return _public_page(link, refused=refused.reasons, refused_line=line.id,
-                            status=413 if refused.too_large else 422)
+        upload_links.check_scope(link, line)
+        upload_links.charge(link, len(incoming))  # refused files count too: checking them costs as much
     except TooManyUploads as limited:
         db.session.rollback()
         flash(str(limited), "error")
         return _public_page(link, status=429)
+    except DomainError as problem:
+        db.session.rollback()
+        flash(str(problem), "error")
+        return redirect(url_for("upload_links.public", token=token))
+    db.session.commit()  # and no transaction while the files are checked: on SQLite it would hold the write lock
+    try:
+        prepared = documents.prepare(incoming, limits=upload_limits())
+        result = upload_links.store_upload(link, line, prepared)
+        commit()
+    except documents.Refused as refused:
+        db.session.rollback()
+        return _public_page(link, refused=refused.reasons, refused_line=line.id,
+                            status=413 if refused.too_large else 422)
     except DomainError as problem:
         db.session.rollback()
         flash(str(problem), "error")
