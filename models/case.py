@@ -79,6 +79,8 @@ class Case(db.Model):
         # Whether an advisor may see an applicant: one probe, which SQLite picks even without statistics
         # (with applicant_id alone it may walk the advisor's index instead, once per applicant).
         Index("ix_cases_applicant_id_advisor_id", "applicant_id", "advisor_id"),
+        # An advisor's cases assessed under another rule set: two short range probes, whatever the caseload.
+        Index("ix_cases_advisor_id_rule_set_id", "advisor_id", "rule_set_id"),
     )
 
     def can_be_seen_by(self, user: User) -> bool:
