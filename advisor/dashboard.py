@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from models import Applicant, Case, CaseDocument, CaseStatus, DocumentState, Role, Task, User, db, utcnow
 
@@ -113,12 +113,17 @@ def _due(until: dt.date) -> ColumnElement[bool]:
 
 # Queries --------------------------------------------------------------------------------------------
 
-def _open_cases(user: User) -> Select[tuple[Case]]:
-    return visible_cases(user).join(Case.applicant).where(_open())
+def _open_cases(user: User, *, from_applicants: bool = False) -> Select[tuple[Case]]:
+    if not from_applicants:
+        return visible_cases(user).join(Case.applicant).where(_open())
+    # For a condition on the applicant's indexed passport expiry: "+ 0" keeps SQLite from starting at every
+    # open case of the advisor (2.6 ms at 10,000 cases) instead of the few passports that qualify.
+    query = select(Case).join(Case.applicant).where(Case.deleted_at.is_(None), _open())
+    return query if user.is_admin else query.where(Case.advisor_id + 0 == user.id)
 
 
-def _case_rows(user: User, condition: ColumnElement[bool], *order: Any) -> list[Case]:
-    query = (_open_cases(user).where(condition)
+def _case_rows(user: User, condition: ColumnElement[bool], *order: Any, from_applicants: bool = False) -> list[Case]:
+    query = (_open_cases(user, from_applicants=from_applicants).where(condition)
              .options(contains_eager(Case.applicant), joinedload(Case.advisor))
              .order_by(*order, Case.id).limit(ROWS))
     return list(db.session.scalars(query))
@@ -133,7 +138,8 @@ def _capped_count(query: Select[Any], column: Any) -> int:
 
 def _section_count(user: User, condition: ColumnElement[bool], *, needs_applicant: bool = False) -> int:
     """One section's count, each on its own so its condition's index narrows the rows counted."""
-    query = (_open_cases(user) if needs_applicant else visible_cases(user).where(_open())).where(condition)
+    query = (_open_cases(user, from_applicants=True) if needs_applicant
+             else visible_cases(user).where(_open())).where(condition)
     return _capped_count(query, Case.id)
 
 
@@ -155,14 +161,18 @@ def _documents(user: User, condition: ColumnElement[bool], *order: Any) -> Secti
     """Checklist lines of open cases in one state: a count, and the first rows with case and applicant."""
     query = (select(CaseDocument).join(CaseDocument.case)
              .where(condition, CaseDocument.applies, _open(), Case.deleted_at.is_(None)))
-    rows_query = query
     if not user.is_admin:
         query = query.where(Case.advisor_id == user.id)
-        # The rows are wanted in the order of the lines' own index: "+ 0" keeps SQLite from starting at the
-        # advisor's cases instead and sorting every match (5 ms at 10,000 cases, against 2 ms in index order).
-        rows_query = rows_query.where(Case.advisor_id + 0 == user.id)
     count = _capped_count(query, CaseDocument.id)
-    rows = db.session.scalars(rows_query.join(Case.applicant)
+    # The rows are walked in the lines' own index order, each case checked by its key, until ten are found;
+    # joined plainly, SQLite would first read every case (a Bloom filter) or sort every match.
+    owner = aliased(Case)
+    case_fits = select(owner.id).where(owner.id == CaseDocument.case_id, owner.status.in_(OPEN_STATUSES),
+                                      owner.deleted_at.is_(None))
+    if not user.is_admin:
+        case_fits = case_fits.where(owner.advisor_id == user.id)
+    rows = db.session.scalars(select(CaseDocument).join(CaseDocument.case).join(Case.applicant)
+                              .where(condition, CaseDocument.applies, case_fits.exists())
                               .options(contains_eager(CaseDocument.case).contains_eager(Case.applicant))
                               .order_by(*order, CaseDocument.id).limit(ROWS))
     return Section(count, list(rows))
@@ -201,7 +211,8 @@ def dashboard_for(user: User, *, now: dt.datetime | None = None, idle_days: int 
         recent=list(db.session.scalars(search_cases(user, sort="-updated").limit(ROWS))),
         deadlines=_deadlines(user, today + dt.timedelta(days=DEADLINE_DAYS)),
         passports=Section(counts["passports"], _case_rows(
-            user, conditions["passports"], Case.planned_submission_on, Applicant.passport_expires_on)),
+            user, conditions["passports"], Case.planned_submission_on, Applicant.passport_expires_on,
+            from_applicants=True)),
         superseded=Section(counts["superseded"], _case_rows(
             user, conditions["superseded"], Case.planned_submission_on.is_(None), Case.planned_submission_on)),
         idle=Section(counts["idle"], _case_rows(user, conditions["idle"], Case.updated_at)),

@@ -1,4 +1,4 @@
-"""Dashboard: an index for an advisor's cases assessed under another rule set.
+"""Dashboard: indexes for an advisor's cases by rule set, and for the counts by status.
 
 Revision ID: 0009
 Revises: 0008
@@ -17,9 +17,12 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index('ix_cases_advisor_id_rule_set_id', ['advisor_id', 'rule_set_id'], unique=False)
+        batch_op.create_index('ix_cases_advisor_id_deleted_at_status', ['advisor_id', 'deleted_at', 'status'],
+                              unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_advisor_id_deleted_at_status')
         batch_op.drop_index('ix_cases_advisor_id_rule_set_id')
 
