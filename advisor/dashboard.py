@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true, union_all
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from models import Applicant, Case, CaseDocument, CaseStatus, DocumentState, Role, Task, User, db, utcnow
@@ -157,24 +157,31 @@ def _deadlines(user: User, until: dt.date) -> Section[Task]:
     return Section(count, list(rows))
 
 
-def _documents(user: User, condition: ColumnElement[bool], *order: Any) -> Section[CaseDocument]:
-    """Checklist lines of open cases in one state: a count, and the first rows with case and applicant."""
+def _documents(user: User, states: list[DocumentState], condition: ColumnElement[bool],
+               order: Any) -> Section[CaseDocument]:
+    """Checklist lines of open cases in these states: a count, and the first rows with case and applicant."""
     query = (select(CaseDocument).join(CaseDocument.case)
-             .where(condition, CaseDocument.applies, _open(), Case.deleted_at.is_(None)))
+             .where(CaseDocument.state.in_(states), condition, CaseDocument.applies, _open(),
+                    Case.deleted_at.is_(None)))
     if not user.is_admin:
         query = query.where(Case.advisor_id == user.id)
     count = _capped_count(query, CaseDocument.id)
-    # The rows are walked in the lines' own index order, each case checked by its key, until ten are found;
-    # joined plainly, SQLite would first read every case (a Bloom filter) or sort every match.
+    # The rows: for each state, its first lines in the order of the (state, …) index, each case checked by
+    # its key, stopping at ten; then the best ten of those. Joined plainly, SQLite would read every case (a
+    # Bloom filter) or sort every match (2 ms at 72,000 lines, against 0.2 ms).
     owner = aliased(Case)
     case_fits = select(owner.id).where(owner.id == CaseDocument.case_id, owner.status.in_(OPEN_STATUSES),
                                       owner.deleted_at.is_(None))
     if not user.is_admin:
         case_fits = case_fits.where(owner.advisor_id == user.id)
+    firsts = [select(CaseDocument.id).where(CaseDocument.state == state, condition, CaseDocument.applies,
+                                            case_fits.exists())
+              .order_by(order, CaseDocument.id).limit(ROWS).subquery() for state in states]
+    candidates = union_all(*(select(first.c.id) for first in firsts))
     rows = db.session.scalars(select(CaseDocument).join(CaseDocument.case).join(Case.applicant)
-                              .where(condition, CaseDocument.applies, case_fits.exists())
+                              .where(CaseDocument.id.in_(candidates))
                               .options(contains_eager(CaseDocument.case).contains_eager(Case.applicant))
-                              .order_by(*order, CaseDocument.id).limit(ROWS))
+                              .order_by(order, CaseDocument.id).limit(ROWS))
     return Section(count, list(rows))
 
 
@@ -216,8 +223,8 @@ def dashboard_for(user: User, *, now: dt.datetime | None = None, idle_days: int 
         superseded=Section(counts["superseded"], _case_rows(
             user, conditions["superseded"], Case.planned_submission_on.is_(None), Case.planned_submission_on)),
         idle=Section(counts["idle"], _case_rows(user, conditions["idle"], Case.updated_at)),
-        reviews=_documents(user, CaseDocument.state == DocumentState.RECEIVED, CaseDocument.updated_at),
-        overdue=_documents(user, and_(CaseDocument.state.in_([DocumentState.REQUESTED, DocumentState.REJECTED]),
-                                      CaseDocument.request_due_on < today), CaseDocument.request_due_on),
+        reviews=_documents(user, [DocumentState.RECEIVED], true(), CaseDocument.updated_at),
+        overdue=_documents(user, [DocumentState.REQUESTED, DocumentState.REJECTED],
+                           CaseDocument.request_due_on < today, CaseDocument.request_due_on),
         workload=_workload() if user.is_admin else None,
     )
