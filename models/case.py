@@ -83,6 +83,8 @@ class Case(db.Model):
         Index("ix_cases_advisor_id_rule_set_id", "advisor_id", "rule_set_id"),
         # The dashboard's counts by status and workload, read from the index alone (2 ms -> 0.4 ms at 10,000).
         Index("ix_cases_advisor_id_deleted_at_status", "advisor_id", "deleted_at", "status"),
+        # …and the admin's, over every case, and the idle cases (status, not deleted, unchanged since).
+        Index("ix_cases_status_deleted_at_updated_at", "status", "deleted_at", "updated_at"),
     )
 
     def can_be_seen_by(self, user: User) -> bool:
