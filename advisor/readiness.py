@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import Case, CaseStatus, DocumentState
+from models import Case, CaseDocument, CaseStatus, DocumentState
 
 from . import assessments, documents
 from . import eligibility as engine
@@ -60,7 +60,8 @@ def problems(case: Case, *, today: dt.date | None = None, packets: bool = True,
             what = f"{count} criterion needs" if count == 1 else f"{count} criteria need"
             found.append(Problem("needs_review", f"{what} your judgement before the case can be ready.",
                                  *eligibility))
-    found.extend(document_problems(case))
+    lines = documents.lines_of(case)
+    found.extend(document_problems(case, lines))
     today = today or dt.date.today()
     planned = case.planned_submission_on
     if planned is None:
@@ -84,7 +85,7 @@ def problems(case: Case, *, today: dt.date | None = None, packets: bool = True,
             "applicants.edit", {"applicant_id": applicant.id}))
     # A document rule can repeat a finding above (the passport line checks the same expiry): report it once.
     codes = {problem.code for problem in found}
-    found.extend(problem for problem in rule_problems(case) if problem.code not in codes)
+    found.extend(problem for problem in rule_problems(case, lines) if problem.code not in codes)
     if packets:
         found.extend(packet_problems(case, submission=submission))
     return found
@@ -106,9 +107,9 @@ def packet_problems(case: Case, *, submission: bool) -> list[Problem]:
     return []
 
 
-def document_problems(case: Case) -> list[Problem]:
+def document_problems(case: Case, lines: list[CaseDocument] | None = None) -> list[Problem]:
     """Required documents missing, waiting for review, or rejected; a case without a checklist says so."""
-    lines = documents.lines_of(case)
+    lines = documents.lines_of(case) if lines is None else lines
     where = ("documents.index", {"case_id": case.id})
     if not lines:
         return [Problem("no_checklist", "This case has no document checklist yet: create it.", *where)]
@@ -125,10 +126,11 @@ def document_problems(case: Case) -> list[Problem]:
     return found
 
 
-def rule_problems(case: Case) -> list[Problem]:
+def rule_problems(case: Case, lines: list[CaseDocument] | None = None) -> list[Problem]:
     """Automatic document checks that fail or cannot be made, on required lines that have a document."""
+    lines = documents.lines_of(case) if lines is None else lines
     found = []
-    for line in documents.lines_of(case):
+    for line in lines:
         if not (line.applies and line.required) or line.state in NO_DOCUMENT:
             continue
         title = documents.requirement_of(line).title

@@ -116,9 +116,7 @@ def check_scope(link: UploadLink, line: CaseDocument) -> None:
 def store_upload(link: UploadLink, line: CaseDocument, prepared: Sequence[Prepared]) -> UploadResult:
     """Store checked files from the applicant on a line the link covers."""
     check_scope(link, line)
-    result = documents.store(line, prepared, link=link)
-    link.uploads += len(result.saved)
-    return result
+    return documents.store(line, prepared, link=link)
 
 
 def take_upload(link: UploadLink, line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits,

@@ -15,12 +15,10 @@ Run from the repository root: `.venv/bin/python bench/browser.py` (`--runs N`, `
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,12 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
+from pages import build_app  # noqa: E402  (bench/pages.py: the same migrated, seeded database)
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 
-from advisor import create_app, demo, documents  # noqa: E402
+from advisor import demo, documents  # noqa: E402
 from models import Case, CaseStatus, User, db  # noqa: E402
 
 ADVISOR = "chen.wei@advisor-demo.example"
@@ -46,25 +44,6 @@ TIMING = """() => {
   const n = performance.getEntriesByType('navigation')[0];
   return [n.duration, n.responseStart - n.requestStart];
 }"""
-
-
-def build_app(folder: Path, cases: int) -> tuple[Flask, float]:
-    app = create_app({
-        "SECRET_KEY": "bench-secret-key-not-for-production",
-        "DATABASE_URL": f"sqlite:///{folder / 'bench-browser.sqlite3'}",
-        "SESSION_COOKIE_SECURE": False,  # plain HTTP on loopback
-        # Cheap hashing: signing in is not what is measured.
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    }, instance_path=str(folder / "instance"))
-    with app.app_context():
-        logging.disable(logging.INFO)  # the migrations' progress lines
-        upgrade()
-        logging.disable(logging.NOTSET)
-        started = time.perf_counter()
-        demo.seed(password=demo.DEFAULT_PASSWORD, cases=cases)
-        db.session.commit()
-        seeded = time.perf_counter() - started
-    return app, seeded
 
 
 def pages_of(app: Flask) -> list[tuple[str, str]]:
@@ -133,7 +112,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=0, help="top the demo up to this many cases")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="advisor-bench-browser-") as tmp:
-        app, seeded = build_app(Path(tmp), options.cases)
+        # CSRF stays on: a real browser posts real forms. Plain HTTP on loopback, so no secure-only cookies.
+        app, seeded = build_app(Path(tmp), options.cases, WTF_CSRF_ENABLED=True, PAGE_SIZE=25)
         pages = pages_of(app)
         print(f"Demo practice seeded in {seeded:.1f} s; timing {len(pages)} pages × {options.runs} loads", flush=True)
         loads: dict[str, list[float]] = {name: [] for name, _ in pages}

@@ -54,7 +54,9 @@ PAGES = [
 ]
 
 
-def build_app(folder: Path, cases: int) -> tuple[Flask, float]:
+def build_app(folder: Path, cases: int, **settings: Any) -> tuple[Flask, float]:
+    """An app on a new SQLite database in `folder`, migrated and seeded with `cases` cases; and the seconds
+    the seeding took. `settings` add to or replace the benchmark's settings."""
     app = create_app({
         "SECRET_KEY": "bench-secret-key-not-for-production",
         "DATABASE_URL": f"sqlite:///{folder / f'bench-{cases}.sqlite3'}",
@@ -63,6 +65,7 @@ def build_app(folder: Path, cases: int) -> tuple[Flask, float]:
         "PAGE_SIZE": PAGE_SIZE,
         # Cheap hashing: signing in is not what is measured.
         "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1,
+        **settings,
     }, instance_path=str(folder / "instance"))
     with app.app_context():
         logging.disable(logging.INFO)  # the migrations' progress lines

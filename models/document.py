@@ -5,8 +5,8 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from .base import UTCDateTime, db, utcnow
 from .case import Case
@@ -99,7 +99,6 @@ class UploadLink(db.Model):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    uploads: Mapped[int] = mapped_column(Integer, default=0)
     # Rate limit: files accepted through the link in the current window.
     window_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     window_uploads: Mapped[int] = mapped_column(Integer, default=0)
@@ -165,3 +164,9 @@ class DocumentFile(db.Model):
     def summary(self) -> dict[str, Any]:
         return {"name": self.original_name, "type": self.kind, "size": self.size, "pages": self.page_count,
                 "sha256": self.sha256, "revision": self.revision}
+
+
+# How many files came through each link: counted from the files themselves, loaded with the link.
+UploadLink.uploads = column_property(  # type: ignore[attr-defined]
+    select(func.count(DocumentFile.id)).where(DocumentFile.upload_link_id == UploadLink.id)
+    .correlate_except(DocumentFile).scalar_subquery())

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from advisor import documents, filestore, upload_links
+from advisor import documents, upload_links
 from advisor.documents import Details, Incoming, Limits
 from advisor.errors import DomainError
 from advisor.storage import MissingFile
 from models import Case, CaseDocument, db
 
 from .access import get_case_or_404, require_login, user
+from .downloads import send_stored
 from .editing import apply, commit
 from .forms.common import ActionForm, choices
 from .forms.documents import DecisionForm, DetailsForm, RequestForm, UploadForm
@@ -196,20 +197,14 @@ def _send(case_id: int, file_id: int, *, thumbnail: bool) -> Response:
         abort(404)
     try:
         if thumbnail:
-            stream = filestore.current().open(stored.thumbnail_key)
-            response = send_file(stream, mimetype="image/png", max_age=0)
-        else:
-            stream = filestore.current().open(stored.storage_key)
-            response = send_file(stream, mimetype=stored.content_type, as_attachment=True,
-                                 download_name=stored.original_name, max_age=0)
+            return send_stored(stored.thumbnail_key, mimetype="image/png")
+        return send_stored(stored.storage_key, mimetype=stored.content_type, name=stored.original_name)
     except MissingFile:
         if thumbnail:
             abort(404)
         flash(f"The stored file of {stored.original_name} is missing. An administrator can run the storage "
               f"check to find out what happened.", "error")
         return redirect(url_for("documents.detail", case_id=case.id, document_id=stored.case_document_id))
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.get("/files/<int:file_id>")

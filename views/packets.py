@@ -4,20 +4,20 @@ Exports hand personal data out of the system, so they ask for a recent login lik
 """
 from __future__ import annotations
 
-import io
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from advisor import filestore, jobs, packets, readiness
+from advisor import jobs, packets, readiness
 from advisor.errors import DomainError
 from advisor.packet_pdf import PacketError
 from advisor.storage import MissingFile
 from models import db
 
 from .access import get_case_or_404, recent_login_required, require_login, user
+from .downloads import send, send_stored
 from .editing import read_only
 from .forms.packets import PacketForm
 
@@ -34,13 +34,6 @@ def index(case_id: int) -> str:
     blocking = readiness.problems(case, packets=False) if case.status.is_open else []
     return render_template("packets/index.html", case=case, packets=stored, latest_stale=latest_stale,
                            problems=blocking, form=PacketForm(), exhibits=packets.accepted_lines(case))
-
-
-def _pdf_response(data: bytes, name: str) -> Response:
-    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True, download_name=name,
-                         max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.post("/draft")
@@ -61,7 +54,7 @@ def draft(case_id: int) -> Response:
     db.session.commit()
     packets.record_draft(case, built, by=user())
     db.session.commit()
-    return _pdf_response(built.pdf, f"{case.reference}-draft.pdf")
+    return send(built.pdf, mimetype="application/pdf", name=f"{case.reference}-draft.pdf")
 
 
 @bp.post("/final")
@@ -113,15 +106,11 @@ def download(case_id: int, packet_id: int) -> Response:
     if packet is None:
         abort(404)
     try:
-        stream = filestore.current().open(packet.storage_key)
+        return send_stored(packet.storage_key, mimetype="application/pdf", name=packet.filename)
     except MissingFile:
         flash(f"The stored file of packet {packet.number} is missing. An administrator can run the storage check.",
               "error")
         return redirect(url_for("packets.index", case_id=case.id))
-    response = send_file(stream, mimetype="application/pdf", as_attachment=True, download_name=packet.filename,
-                         max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 JOB_ID = re.compile(r"[0-9a-f-]{8,64}")

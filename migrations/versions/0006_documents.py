@@ -56,7 +56,6 @@ def upgrade():
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('uploads', sa.Integer(), nullable=False),
     sa.Column('window_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('window_uploads', sa.Integer(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
