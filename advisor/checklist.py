@@ -17,6 +17,8 @@ CONDITIONS = ("always", "degree_path", "research_path", "residence_differs", "op
 FIELDS = ("number", "issued_on", "expires_on", "language", "translation")
 RULES = {"valid_months_after_submission": int, "taken_within_months": int, "valid_on_submission": bool}
 PATHWAYS = ("degree", "research", "both")
+# A print size must leave room on an A4 page for the margins, the caption and the packet's stamp.
+PRINT_SIZE_MAX_MM = (180.0, 250.0)
 
 
 class ChecklistError(ValueError):
@@ -36,6 +38,7 @@ class Requirement:
     fields: tuple[str, ...]
     sources: tuple[str, ...]
     rules: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    print_size_mm: tuple[float, float] | None = None  # width, height: images are printed at this size
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _requirement(entry: dict[str, Any], index: int) -> Requirement:
     code = _text(entry, "code", f"requirement {index}")
     where = f"requirement {code!r}"
     unknown = set(entry) - {"code", "title", "title_zh", "order", "required_when", "status", "instructions",
-                            "instructions_zh", "fields", "sources", "rules"}
+                            "instructions_zh", "fields", "sources", "rules", "print_size_mm"}
     if unknown:
         raise ChecklistError(f"checklist.toml: {where} has unknown keys {sorted(unknown)}")
     if entry.get("required_when") not in CONDITIONS:
@@ -120,8 +123,20 @@ def _requirement(entry: dict[str, Any], index: int) -> Requirement:
         code=code, title=_text(entry, "title", where), title_zh=_text(entry, "title_zh", where), order=order,
         required_when=entry["required_when"], status=entry["status"],
         instructions=_text(entry, "instructions", where), instructions_zh=_text(entry, "instructions_zh", where),
-        fields=tuple(fields), sources=tuple(sources), rules=dict(rules),
+        fields=tuple(fields), sources=tuple(sources), rules=dict(rules), print_size_mm=_print_size(entry, where),
     )
+
+
+def _print_size(entry: dict[str, Any], where: str) -> tuple[float, float] | None:
+    value = entry.get("print_size_mm")
+    if value is None:
+        return None
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(side, int | float) and not isinstance(side, bool) for side in value)
+            or not all(0 < side <= most for side, most in zip(value, PRINT_SIZE_MAX_MM, strict=True))):
+        raise ChecklistError(f"checklist.toml: {where}: `print_size_mm` must be [width, height] in millimetres, "
+                             f"at most {PRINT_SIZE_MAX_MM[0]:g} × {PRINT_SIZE_MAX_MM[1]:g}")
+    return float(value[0]), float(value[1])
 
 
 def parse(data: dict[str, Any]) -> Checklist:

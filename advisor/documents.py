@@ -332,8 +332,9 @@ class Prepared:
     thumbnail: bytes
 
 
-def prepare(incoming: Sequence[Incoming], *, limits: Limits) -> list[Prepared]:
+def prepare(incoming: Sequence[Incoming], *, limits: Limits, requirement: Requirement | None = None) -> list[Prepared]:
     """Check and convert a batch of files; any refusal refuses the batch (Refused lists each file's reason).
+    The requirement the files are for decides how their packet pages are laid out (its print size).
 
     This is the slow part of an upload (seconds for big scans) and touches no database, so a view can run it
     outside any transaction: on SQLite, a write transaction held meanwhile would make every other writer wait.
@@ -341,6 +342,7 @@ def prepare(incoming: Sequence[Incoming], *, limits: Limits) -> list[Prepared]:
     if not incoming:
         raise DomainError("Choose at least one file to upload.")
     prepared, refused = [], []
+    print_size = requirement.print_size_mm if requirement else None
     for item in incoming:
         name = files.safe_filename(item.name)
         try:
@@ -348,8 +350,8 @@ def prepare(incoming: Sequence[Incoming], *, limits: Limits) -> list[Prepared]:
                                  max_pages=limits.max_pages)
             # Converted before anything is stored: a file that passes the checks but cannot be made into
             # packet pages or a preview is refused like any other.
-            prepared.append(Prepared(name, item.data, info, files.packet_pages(item.data, info),
-                                     files.thumbnail(item.data, info)))
+            pages = files.packet_pages(item.data, info, print_size_mm=print_size)
+            prepared.append(Prepared(name, item.data, info, pages, files.thumbnail(item.data, info)))
         except files.Rejected as why:
             refused.append((name, str(why)))
     if refused:
@@ -360,7 +362,7 @@ def prepare(incoming: Sequence[Incoming], *, limits: Limits) -> list[Prepared]:
 def upload(line: CaseDocument, incoming: Sequence[Incoming], *, limits: Limits, by: User | None = None,
            link: UploadLink | None = None) -> UploadResult:
     """Check every file, then store them all as one revision of the line; any refusal stores nothing."""
-    return store(line, prepare(incoming, limits=limits), by=by, link=link)
+    return store(line, prepare(incoming, limits=limits, requirement=requirement_of(line)), by=by, link=link)
 
 
 def store(line: CaseDocument, prepared: Sequence[Prepared], *, by: User | None = None,

@@ -5,8 +5,10 @@ content and by parsing them completely, never by the file name. Everything else 
 the uploader can act on: other formats, damaged or encrypted PDFs, PDFs with scripts, decompression bombs,
 and polyglots (a file that is also a second file, such as a JPEG with a ZIP archive appended).
 
-An accepted upload is converted once, at upload time, into the PDF pages that go into a packet (images
-placed on A4, PDFs stripped of scripts, forms, annotations and attachments), so an export only concatenates.
+An accepted upload is converted once, at upload time, into the PDF pages that go into a packet, so an export
+only concatenates: images placed upright without re-encoding (`advisor.image_pages`), PDFs with what their
+annotations print (filled-in forms, stamps, signatures) drawn into the pages, then stripped of scripts,
+forms, annotations and attachments.
 
 Nothing here knows about Flask or the database: callers pass bytes and get bytes or `Rejected` back.
 """
@@ -20,10 +22,11 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import img2pdf
 import pikepdf
 import pypdfium2 as pdfium
 from PIL import Image, ImageFile, ImageOps
+
+from . import image_pages
 
 MB = 1024 * 1024
 FILENAME_MAX = 200
@@ -60,18 +63,8 @@ _SCRIPT_KEYS = ("/JS", "/JavaScript")
 # Catalog and page entries a packet never needs and that carry scripts, forms, annotations or attachments.
 _CATALOG_KEYS_TO_DROP = ("/OpenAction", "/AA", "/AcroForm", "/Names", "/Outlines", "/AF")
 _PAGE_KEYS_TO_DROP = ("/Annots", "/AA", "/AF")
-
-_A4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
-# auto_orient turns the page with the image, so a photo taken sideways (EXIF rotation) fills a portrait page.
-_IMG2PDF_OPTIONS = {
-    "rotation": img2pdf.Rotation.ifvalid,
-    "layout_fun": img2pdf.get_layout_fun(pagesize=_A4, fit=img2pdf.FitMode.into, auto_orient=True),
-    "first_frame_only": True,
-}
-_IMG2PDF_ERRORS = (
-    img2pdf.AlphaChannelError, img2pdf.ImageOpenError, img2pdf.JpegColorspaceError, img2pdf.UnsupportedColorspaceError,
-    img2pdf.NegativeDimensionError, img2pdf.PdfTooLargeError, img2pdf.ExifOrientationError,
-)
+# A link is a place to click, whatever border or appearance it has; a pop-up is the window a note opens in.
+_NEVER_PRINTED = ("/Link", "/Popup")
 
 # PDFium is not thread-safe: two requests rendering thumbnails at once must take turns.
 _PDFIUM_LOCK = threading.Lock()
@@ -139,16 +132,21 @@ def inspect(data: bytes, *, max_bytes: int = 25 * MB, max_pixels: int = 60_000_0
                      sha256=hashlib.sha256(data).hexdigest(), page_count=page_count, width=width, height=height)
 
 
-def packet_pages(data: bytes, inspected: Inspected) -> bytes:
-    """The PDF pages an accepted upload contributes to a packet. Images go onto A4 pages untouched (JPEG
-    bytes are embedded as they are; transparency is flattened onto white); PDFs keep their pages but lose
-    scripts, forms, annotations, outlines and attachments, even though `inspect` already refused scripts.
-    Raises `Rejected` in the rare case a file that passed `inspect` still cannot be converted."""
+def packet_pages(data: bytes, inspected: Inspected, *, print_size_mm: tuple[float, float] | None = None) -> bytes:
+    """The PDF pages an accepted upload contributes to a packet, looking as the upload does when printed.
+
+    Images are placed upright as the preview shows them, without re-encoding (JPEG bytes are embedded as they
+    are; transparency is flattened onto white): on an A4 page, or at `print_size_mm` (width, height) when the
+    requirement states one. PDFs keep their pages, with every annotation that prints (filled-in form fields,
+    stamps, highlights, signatures) drawn into the page, and lose scripts, forms, annotations, outlines and
+    attachments, even though `inspect` already refused scripts. Raises `Rejected` in the rare case a file that
+    passed `inspect` still cannot be converted."""
     if inspected.kind == "pdf":
         return _clean_pdf(data)
     try:
-        return img2pdf.convert(_opaque(data) if inspected.kind == "png" else data, **_IMG2PDF_OPTIONS)
-    except (*_IMG2PDF_ERRORS, OSError, ValueError, SyntaxError) as error:
+        return image_pages.image_page(_opaque(data) if inspected.kind == "png" else data,
+                                      print_size_mm=print_size_mm)
+    except (*image_pages.IMG2PDF_ERRORS, pikepdf.PdfError, OSError, ValueError, SyntaxError) as error:
         raise Rejected(_damaged(inspected.kind)) from error
 
 
@@ -283,6 +281,7 @@ def _has_scripts(pdf: pikepdf.Pdf) -> bool:
 def _clean_pdf(data: bytes) -> bytes:
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
+            _bake_annotations(pdf)
             _drop(pdf.Root, _CATALOG_KEYS_TO_DROP)
             for page in pdf.pages:
                 _drop(page.obj, _PAGE_KEYS_TO_DROP)
@@ -295,6 +294,21 @@ def _clean_pdf(data: bytes) -> bytes:
             return out.getvalue()
     except (pikepdf.PdfError, RuntimeError, ValueError) as error:
         raise Rejected(_DAMAGED_PDF) from error
+
+
+def _bake_annotations(pdf: pikepdf.Pdf) -> None:
+    """Draw into each page what its annotations show on paper: filled-in form fields, stamps, highlights,
+    ink and signature appearances. As a printer does, only annotations marked Print and not Hidden count
+    (qpdf's "print" flattening); links and pop-ups never do. A form that leaves drawing its fields to the
+    viewer (NeedAppearances) first gets the appearances qpdf can make for it."""
+    for page in pdf.pages:
+        annotations = page.obj.get("/Annots")
+        if isinstance(annotations, pikepdf.Array):
+            page.obj.Annots = pikepdf.Array([
+                annotation for annotation in annotations
+                if not (isinstance(annotation, pikepdf.Dictionary) and annotation.get("/Subtype") in _NEVER_PRINTED)])
+    pdf.generate_appearance_streams()
+    pdf.flatten_annotations("print")
 
 
 def _drop(obj: pikepdf.Object, keys: Iterable[str]) -> None:

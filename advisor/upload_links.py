@@ -124,7 +124,8 @@ def take_upload(link: UploadLink, line: CaseDocument, incoming: Sequence[Incomin
     """Check, charge and store in one go (the view splits these, to check files outside a transaction)."""
     check_scope(link, line)
     charge(link, len(incoming), now=now)
-    return store_upload(link, line, documents.prepare(incoming, limits=limits))
+    return store_upload(link, line, documents.prepare(incoming, limits=limits,
+                                                      requirement=documents.requirement_of(line)))
 
 
 def charge(link: UploadLink, count: int, *, now: dt.datetime | None = None) -> None:

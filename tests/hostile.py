@@ -110,6 +110,96 @@ def loaded_pdf() -> bytes:
     return _save(document)
 
 
+# Where `annotated_pdf` puts its annotation, in points from the page's bottom left, and what it says there.
+ANNOTATION_RECT = (72, 560, 372, 620)
+FORM_VALUE = "Zhang Emily"
+
+# What each kind of annotation is, and its flags (4 Print, 2 Hidden, 32 NoView): the marks a viewer saves
+# when someone highlights, draws, stamps or signs a page, and the ones that must stay off the paper.
+ANNOTATIONS = {
+    "highlight": ("/Highlight", 4), "ink": ("/Ink", 4), "stamp": ("/Stamp", 4), "signature": ("/Widget", 4),
+    "print-only": ("/Stamp", 4 | 32), "hidden": ("/Stamp", 4 | 2), "screen-only": ("/Stamp", 0),
+    "link": ("/Link", 4),
+}
+
+
+def annotated_pdf(kind: str) -> bytes:
+    """A page of text with one annotation of `kind` (see ANNOTATIONS) over ANNOTATION_RECT; its appearance
+    fills the rectangle with colour (yellow for a highlight, blue otherwise) and writes "<kind> mark" on it.
+    The signature is a signed signature field's widget; the link also has a red border and a web address."""
+    document = pikepdf.Pdf.open(io.BytesIO(pdf()))
+    page = document.pages[0]
+    subtype, flags = ANNOTATIONS[kind]
+    x0, y0, x1, y1 = ANNOTATION_RECT
+    fill = b"1 1 0 rg" if kind == "highlight" else b"0.2 0.3 0.9 rg"
+    stroke = b" 0 0 0.5 RG 3 w 10 10 m 280 50 l S" if kind == "ink" else b""
+    appearance = _appearance(document, fill + b" 0 0 %d %d re f" % (x1 - x0, y1 - y0) + stroke
+                             + b" BT 0 g /Helv 12 Tf 10 25 Td (" + kind.encode() + b" mark) Tj ET", (x1 - x0, y1 - y0))
+    annotation = document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name(subtype), Rect=list(ANNOTATION_RECT), F=flags,
+        AP=pikepdf.Dictionary(N=appearance), P=page.obj))
+    if kind == "highlight":
+        annotation.QuadPoints = [x0, y1, x1, y1, x0, y0, x1, y0]
+    if kind == "ink":
+        annotation.InkList = [[x0 + 10, y0 + 10, x0 + 280, y0 + 50]]
+    if kind == "link":
+        annotation.Border, annotation.C = [0, 0, 3], [1, 0, 0]
+        annotation.A = pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("https://example.org/"))
+    if kind == "signature":
+        annotation.FT, annotation.T = pikepdf.Name.Sig, pikepdf.String("Signature1")
+        annotation.V = pikepdf.Dictionary(Type=pikepdf.Name.Sig, Filter=pikepdf.Name("/Adobe.PPKLite"),
+                                          SubFilter=pikepdf.Name("/adbe.pkcs7.detached"),
+                                          Name=pikepdf.String("Emily Zhang"), Contents=pikepdf.String(b"\0" * 64),
+                                          ByteRange=[0, 0, 0, 0])
+        document.Root.AcroForm = pikepdf.Dictionary(Fields=[annotation], SigFlags=3)
+    page.Annots = document.make_indirect(pikepdf.Array([annotation]))
+    return _save(document)
+
+
+def form_pdf(*, need_appearances: bool = False) -> bytes:
+    """A page with a text field filled in with FORM_VALUE over ANNOTATION_RECT: saved with the field's
+    appearance, as Acrobat or a browser saves a filled form, or with the value alone and NeedAppearances,
+    which leaves drawing it to the viewer."""
+    document = pikepdf.Pdf.open(io.BytesIO(pdf()))
+    page = document.pages[0]
+    font = document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica,
+        Encoding=pikepdf.Name.WinAnsiEncoding))
+    x0, y0, x1, y1 = ANNOTATION_RECT
+    field = document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Tx, T=pikepdf.String("applicant"),
+        V=pikepdf.String(FORM_VALUE), DA=pikepdf.String("/Helv 14 Tf 0 g"), Rect=list(ANNOTATION_RECT), F=4,
+        P=page.obj))
+    if not need_appearances:
+        field.AP = pikepdf.Dictionary(N=_appearance(
+            document, b"/Tx BMC q BT 0 g /Helv 14 Tf 4 20 Td (" + FORM_VALUE.encode() + b") Tj ET Q EMC",
+            (x1 - x0, y1 - y0), font=font))
+    document.Root.AcroForm = pikepdf.Dictionary(
+        Fields=[field], DR=pikepdf.Dictionary(Font=pikepdf.Dictionary(Helv=font)),
+        DA=pikepdf.String("/Helv 0 Tf 0 g"), NeedAppearances=need_appearances)
+    page.Annots = document.make_indirect(pikepdf.Array([field]))
+    return _save(document)
+
+
+def quadrants_jpeg(width: int, height: int, exif_orientation: int | None = None) -> bytes:
+    """A JPEG whose stored quadrants are QUADRANT_COLOURS (top left, top right, bottom left, bottom right),
+    so every turn and mirror of it looks different."""
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    for index, colour in enumerate(QUADRANT_COLOURS):
+        left, top = (index % 2) * width // 2, (index // 2) * height // 2
+        draw.rectangle((left, top, left + width // 2, top + height // 2), fill=colour)
+    exif = Image.Exif()
+    if exif_orientation is not None:
+        exif[0x0112] = exif_orientation
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+QUADRANT_COLOURS = ((220, 30, 30), (30, 160, 60), (40, 70, 200), (240, 200, 20))
+
+
 # --- files that are not what their name says ----------------------------------------------------------------
 
 def renamed_zip() -> bytes:
@@ -295,6 +385,17 @@ def _picture(width: int, height: int) -> Image.Image:
     image = Image.new("RGB", (width, height), (40, 90, 160))
     ImageDraw.Draw(image).rectangle((0, 0, width - 1, max(height // 8, 1) - 1), fill=(220, 30, 30))
     return image
+
+
+def _appearance(document: pikepdf.Pdf, content: bytes, size: tuple[int, int],
+                font: pikepdf.Object | None = None) -> pikepdf.Stream:
+    """An annotation's normal appearance: a form XObject of `size` drawing `content` with Helvetica as /Helv."""
+    font = font or document.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))
+    stream = document.make_stream(content)
+    stream.Type, stream.Subtype, stream.BBox = pikepdf.Name.XObject, pikepdf.Name.Form, [0, 0, *size]
+    stream.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(Helv=font))
+    return stream
 
 
 def _save(document: pikepdf.Pdf, **options: object) -> bytes:

@@ -116,10 +116,10 @@ def upload(case_id: int, document_id: int):  # type: ignore[no-untyped-def]
     line = _line_or_404(case, document_id)
     if not UploadForm().validate_on_submit():
         abort(400)
-    incoming = incoming_files()
+    incoming, requirement = incoming_files(), documents.requirement_of(line)  # read before the commit expires line
     db.session.commit()  # no transaction while the files are checked: on SQLite it would hold the write lock
     try:
-        prepared = documents.prepare(incoming, limits=upload_limits())
+        prepared = documents.prepare(incoming, limits=upload_limits(), requirement=requirement)
         result = documents.store(line, prepared, by=user())
         commit()
     except documents.Refused as refused:

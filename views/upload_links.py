@@ -105,7 +105,7 @@ def public_upload(token: str, document_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     if not UploadForm().validate_on_submit():
         abort(400)
-    incoming = incoming_files()
+    incoming, requirement = incoming_files(), documents.requirement_of(line)  # read before a commit expires line
     try:
         upload_links.check_scope(link, line)
         upload_links.charge(link, len(incoming))  # refused files count too: checking them costs as much
@@ -119,7 +119,7 @@ def public_upload(token: str, document_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("upload_links.public", token=token))
     db.session.commit()  # and no transaction while the files are checked: on SQLite it would hold the write lock
     try:
-        prepared = documents.prepare(incoming, limits=upload_limits())
+        prepared = documents.prepare(incoming, limits=upload_limits(), requirement=requirement)
         result = upload_links.store_upload(link, line, prepared)
         commit()
     except documents.Refused as refused:
