@@ -168,7 +168,20 @@ def _no_sources(data: dict[str, Any]) -> None:
     _requirement(data, "transcript")["sources"] = []
 
 
+def _print_size(value: object):  # type: ignore[no-untyped-def]
+    def break_it(data: dict[str, Any]) -> None:
+        _requirement(data, "photo")["print_size_mm"] = value
+
+    break_it.__name__ = f"_print_size_{value!r}"
+    return break_it
+
+
+PRINT_SIZE = "requirement 'photo': `print_size_mm` must be [width, height] in millimetres, at most 180 × 250"
+
+
 @pytest.mark.parametrize(("break_it", "message"), [
+    *[(_print_size(value), PRINT_SIZE) for value in (33, [33], [33, 48, 1], ["33", 48], [0, 48], [33, -1],
+                                                         [True, 48], [200, 48], [33, 260])],
     (_unknown_key, "requirement 'photo' has unknown keys ['colour']"),
     (_bad_condition, "requirement 'cv': `required_when` must be one of always, degree_path"),
     (_rule_without_field, "requirement 'photo': rule 'taken_within_months' needs the field 'issued_on'"),
@@ -192,6 +205,9 @@ def test_the_shipped_checklist_parses_and_every_rule_has_its_field():
     assert current.get("passport").rules == {"valid_months_after_submission": 6}
     assert current.get("photo").rules == {"taken_within_months": 6}
     assert current.get("residence_proof").rules == {"valid_on_submission": True}
+    # The visa photo is printed at its real size (width × height); everything else is fitted to A4.
+    assert current.get("photo").print_size_mm == (33.0, 48.0)
+    assert {code for code, r in current.requirements.items() if r.print_size_mm} == {"photo"}
 
 
 # 2. Keeping a case's lines in step ---------------------------------------------------------------------------

@@ -9,12 +9,13 @@ import re
 import unicodedata
 
 import pikepdf
+import pypdfium2 as pdfium
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
-from advisor import files
+from advisor import files, packet_pdf
 from advisor.files import Rejected
 
 from . import hostile
@@ -224,19 +225,127 @@ def test_jpeg_bytes_are_embedded_untouched():
         assert image.read_raw_bytes() == data
 
 
-@pytest.mark.parametrize(("orientation", "rotate"), [(None, 0), (1, 0), (3, 180), (6, 90), (8, 270)])
-def test_exif_orientation_turns_the_page(orientation, rotate):
-    # img2pdf leaves the pixels alone and sets /Rotate; with auto_orient it also lays the page out
-    # landscape for a landscape-stored photo, so a sideways portrait shows as a full portrait A4 page.
+@pytest.mark.parametrize("orientation", [None, *range(1, 9)])
+def test_the_page_is_laid_out_as_the_upright_photo_is(orientation):
+    # No /Rotate (it cannot mirror): the page itself is portrait or landscape as the upright photo is, so a
+    # sideways portrait shows as a full portrait A4 page.
     with _packet(hostile.jpeg(200, 100, exif_orientation=orientation)) as pdf:
         page = pdf.pages[0]
-        assert int(page.obj.get("/Rotate", 0)) == rotate
+        assert "/Rotate" not in page.obj
         width, height = float(page.mediabox[2]), float(page.mediabox[3])
-        if rotate in (90, 270):
-            width, height = height, width
-        shown_portrait = orientation in (6, 8)
-        assert (height > width) == shown_portrait
+        assert (height > width) == (orientation in (5, 6, 7, 8))
         assert sorted([round(width), round(height)]) == [595, 842]
+
+
+def _picture_box(image: Image.Image) -> tuple[int, int, int, int]:
+    """Where the coloured picture is in `image` (left, top, right, bottom): white paper and grey text are not."""
+    box = image.convert("RGB").convert("HSV").getchannel("S").point(lambda s: 255 if s > 100 else 0).getbbox()
+    assert box is not None, "no picture on the page"
+    return box
+
+
+def _quadrants(image: Image.Image) -> tuple[list[int], float]:
+    """Which of hostile.QUADRANT_COLOURS each quadrant of the picture in `image` shows (top left, top right,
+    bottom left, bottom right), and the picture's width/height."""
+    rgb = image.convert("RGB")
+    left, top, right, bottom = _picture_box(rgb)
+    found = []
+    for row in (0.25, 0.75):
+        for column in (0.25, 0.75):
+            pixel = rgb.getpixel((int(left + (right - left) * column), int(top + (bottom - top) * row)))
+            found.append(min(range(4), key=lambda i: sum((a - b) ** 2 for a, b in
+                                                          zip(pixel, hostile.QUADRANT_COLOURS[i], strict=True))))
+    return found, (right - left) / (bottom - top)
+
+
+def _rendered(pdf_bytes: bytes, scale: float = 0.5) -> Image.Image:
+    document = pdfium.PdfDocument(pdf_bytes)
+    try:
+        page = document[0]
+        bitmap = page.render(scale=scale)
+        image = bitmap.to_pil().convert("RGB")
+        bitmap.close()
+        page.close()
+        return image
+    finally:
+        document.close()
+
+
+@pytest.mark.parametrize("size", [(120, 80), (80, 120)], ids=["landscape", "portrait"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_packet_page_and_preview_show_every_orientation_upright(orientation, size):
+    # 2, 4, 5 and 7 mirror: some phone front cameras and scanner apps write them.
+    data = hostile.quadrants_jpeg(*size, exif_orientation=orientation)
+    inspected = files.inspect(data)
+    pages = files.packet_pages(data, inspected)
+    with pikepdf.open(io.BytesIO(pages)) as pdf:
+        [image] = _images(pdf.pages[0])
+        assert image.Filter == pikepdf.Name.DCTDecode and image.read_raw_bytes() == data  # never re-encoded
+    with Image.open(io.BytesIO(data)) as original:
+        upright, ratio = _quadrants(ImageOps.exif_transpose(original))
+    with Image.open(io.BytesIO(files.thumbnail(data, inspected))) as preview:
+        assert _quadrants(preview)[0] == upright
+    printed, printed_ratio = _quadrants(_rendered(pages))
+    assert printed == upright
+    assert abs(printed_ratio - ratio) < 0.05
+    if orientation == 1:
+        assert upright == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["opaque", "transparent"])
+def test_a_png_with_an_exif_orientation_is_upright_too(alpha):
+    # A transparent PNG is redrawn on white already turned; an opaque one is drawn through the matrix.
+    with Image.open(io.BytesIO(hostile.quadrants_jpeg(80, 120))) as picture:
+        image = picture.convert("RGBA") if alpha else picture.copy()
+    if alpha:
+        image.putpixel((0, 0), (0, 0, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 7
+    out = io.BytesIO()
+    image.save(out, format="PNG", exif=exif)
+    data = out.getvalue()
+    inspected = files.inspect(data)
+    with Image.open(io.BytesIO(data)) as original:
+        upright, _ = _quadrants(ImageOps.exif_transpose(original).convert("RGB"))
+    assert upright == [3, 1, 2, 0]
+    with Image.open(io.BytesIO(files.thumbnail(data, inspected))) as preview:
+        assert _quadrants(preview)[0] == upright
+    assert _quadrants(_rendered(files.packet_pages(data, inspected)))[0] == upright
+
+
+PHOTO_SIZE = (33, 48)
+
+
+@pytest.mark.parametrize(("pixels", "orientation", "printed"), [
+    pytest.param((330, 480), None, (33, 48), id="photo-of-the-required-shape"),
+    pytest.param((354, 472), None, (33, 44), id="3-by-4-photo-fitted-inside"),
+    pytest.param((480, 330), 6, (33, 48), id="stored-sideways"),
+    pytest.param((1200, 1745), 2, (33, 48), id="large-and-mirrored"),
+])
+def test_a_photo_requirement_is_printed_at_its_real_size_with_a_caption(pixels, orientation, printed):
+    data = hostile.quadrants_jpeg(*pixels, exif_orientation=orientation)
+    inspected = files.inspect(data)
+    pages = files.packet_pages(data, inspected, print_size_mm=PHOTO_SIZE)
+    with pikepdf.open(io.BytesIO(pages)) as pdf:
+        page = pdf.pages[0]
+        assert [round(float(v)) for v in page.mediabox] == [0, 0, 595, 842]  # portrait A4, not blown up
+        assert "/Rotate" not in page.obj
+        [image] = _images(page)
+        assert image.read_raw_bytes() == data
+    # Measured on the page as pdfium draws it at 10 px/mm: the photo's size, centred on the page.
+    scale = 10 / files.image_pages.MM
+    rendered = _rendered(pages, scale=scale)
+    left, top, right, bottom = _picture_box(rendered)
+    assert abs((right - left) / 10 - printed[0]) < 0.2 and abs((bottom - top) / 10 - printed[1]) < 0.2
+    assert abs((left + right) / 2 - rendered.width / 2) < 5 and abs((top + bottom) / 2 - rendered.height / 2) < 5
+    with Image.open(io.BytesIO(data)) as original:
+        assert _quadrants(rendered)[0] == _quadrants(ImageOps.exif_transpose(original))[0]
+    [caption] = packet_pdf.page_texts(pages)
+    size = f"{printed[0]} × {printed[1]} mm"
+    if printed == PHOTO_SIZE:
+        assert caption == f"Printed at actual size: {size} (width × height)."
+    else:
+        assert caption == f"Printed at actual size: {size} (width × height), within the required 33 × 48 mm."
 
 
 def test_transparent_png_is_flattened_onto_white():
@@ -274,6 +383,66 @@ def test_pdf_loses_scripts_annotations_forms_outlines_and_attachments():
     for marker in (b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/EF", b"must not reach the packet"):
         assert marker not in out
     assert files.inspect(out).page_count == 2
+
+
+def _annotation_area(pdf_bytes: bytes) -> list[tuple[int, int, int]]:
+    """The pixels of hostile.ANNOTATION_RECT as pdfium draws the page at 1 px/pt."""
+    image = _rendered(pdf_bytes, scale=1)
+    x0, y0, x1, y1 = hostile.ANNOTATION_RECT
+    return [image.getpixel((x, image.height - y)) for x in range(x0 + 2, x1 - 2, 4) for y in range(y0 + 2, y1 - 2, 4)]
+
+
+# Whether an annotation is on the page a packet prints, as a printer decides it: marked Print and not Hidden.
+@pytest.mark.parametrize(("kind", "printed"), [
+    ("highlight", True), ("ink", True), ("stamp", True), ("signature", True),
+    ("print-only", True),  # NoView: kept off the screen, meant for paper
+    ("hidden", False), ("screen-only", False),
+    ("link", False),  # a place to click: its border and appearance are not content
+])
+def test_what_annotations_print_is_drawn_into_the_page(kind, printed):
+    data = hostile.annotated_pdf(kind)
+    pages = files.packet_pages(data, files.inspect(data))
+    with pikepdf.open(io.BytesIO(pages)) as pdf:
+        assert "/Annots" not in pdf.pages[0].obj and "/AcroForm" not in pdf.Root
+    [text] = packet_pdf.page_texts(pages)
+    area = _annotation_area(pages)
+    colour = (255, 255, 0) if kind == "highlight" else (51, 77, 230)
+    assert text.startswith("Advisor test page 1")
+    if printed:
+        assert text.split() == ["Advisor", "test", "page", "1", kind, "mark"]
+        assert sum(pixel == colour for pixel in area) > len(area) * 3 // 4
+    else:
+        assert text.split() == ["Advisor", "test", "page", "1"]
+        assert set(area) == {(255, 255, 255)}  # nothing at all: neither the appearance nor a link's red border
+    assert files.inspect(pages).page_count == 1
+
+
+def test_an_ink_signature_keeps_its_stroke():
+    data = hostile.annotated_pdf("ink")
+    area = _annotation_area(files.packet_pages(data, files.inspect(data)))
+    assert any(pixel[2] > 100 and pixel[0] < 30 and pixel[1] < 30 for pixel in area)  # the dark blue line
+
+
+@pytest.mark.parametrize("need_appearances", [False, True], ids=["saved-with-appearances", "need-appearances"])
+def test_a_filled_in_form_keeps_its_values_as_page_content(need_appearances):
+    data = hostile.form_pdf(need_appearances=need_appearances)
+    pages = files.packet_pages(data, files.inspect(data))
+    with pikepdf.open(io.BytesIO(pages)) as pdf:
+        assert "/Annots" not in pdf.pages[0].obj and "/AcroForm" not in pdf.Root
+    [text] = packet_pdf.page_texts(pages)
+    assert text.split() == ["Advisor", "test", "page", "1", *hostile.FORM_VALUE.split()]
+    # Where the field was: the value sits inside its rectangle.
+    document = pdfium.PdfDocument(pages)
+    try:
+        textpage = document[0].get_textpage()
+        start = textpage.get_text_range().index(hostile.FORM_VALUE)
+        x0, y0, x1, y1 = hostile.ANNOTATION_RECT
+        for index in range(start, start + len(hostile.FORM_VALUE)):
+            left, bottom, right, top = textpage.get_charbox(index)
+            if right > left:
+                assert x0 <= left and right <= x1 and y0 <= bottom and top <= y1
+    finally:
+        document.close()
 
 
 @pytest.mark.parametrize("make", [hostile.javascript_pdf, hostile.launch_pdf, hostile.javascript_names_pdf,
