@@ -2,7 +2,9 @@
 
 Each function returns the bytes of one file. The good ones (`pdf`, `jpeg`, `png`) are small but real; the
 hostile ones are what a careless or malicious upload looks like: renamed formats, truncated or encrypted
-PDFs, scripts, a decompression bomb and polyglots that are two files at once.
+PDFs, scripts, a decompression bomb and polyglots that are two files at once. Some good ones carry what must
+survive into a packet: annotations and filled-in forms (`annotated_pdf`, `form_pdf`), and photos whose four
+coloured quadrants show any turn or mirror (`quadrants_jpeg`, read back from a rendering by `quadrants`).
 """
 from __future__ import annotations
 
@@ -198,6 +200,27 @@ def quadrants_jpeg(width: int, height: int, exif_orientation: int | None = None)
 
 
 QUADRANT_COLOURS = ((220, 30, 30), (30, 160, 60), (40, 70, 200), (240, 200, 20))
+
+
+def picture_box(image: Image.Image) -> tuple[int, int, int, int]:
+    """Where the coloured picture is in `image` (left, top, right, bottom): white paper and grey text are not."""
+    box = image.convert("RGB").convert("HSV").getchannel("S").point(lambda s: 255 if s > 100 else 0).getbbox()
+    assert box is not None, "no picture on the page"
+    return box
+
+
+def quadrants(image: Image.Image) -> tuple[list[int], float]:
+    """Which of QUADRANT_COLOURS each quadrant of the picture in `image` shows (top left, top right,
+    bottom left, bottom right), and the picture's width/height."""
+    rgb = image.convert("RGB")
+    left, top, right, bottom = picture_box(rgb)
+    found = []
+    for row in (0.25, 0.75):
+        for column in (0.25, 0.75):
+            pixel = rgb.getpixel((int(left + (right - left) * column), int(top + (bottom - top) * row)))
+            found.append(min(range(4), key=lambda i: sum((a - b) ** 2 for a, b in
+                                                          zip(pixel, QUADRANT_COLOURS[i], strict=True))))
+    return found, (right - left) / (bottom - top)
 
 
 # --- files that are not what their name says ----------------------------------------------------------------

@@ -21,7 +21,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.http import parse_options_header
 from werkzeug.test import encode_multipart
 
-from advisor import documents, filestore
+from advisor import documents, filestore, packet_pdf
 from advisor.storage import StorageError
 from models import Case, CaseDocument, DocumentFile, DocumentState, User, db, utcnow
 
@@ -128,6 +128,21 @@ def test_a_pdf_and_a_jpeg_become_one_version(client, logged_in, make_case):
     shown = client.get(response.location)
     assert "Uploaded 2 files as version 1: ready for review." in flashes(shown, "success")
     assert "Version 1 (current)" in text_of(page(shown).select_one("#files-title").find_parent("section"))
+
+
+def test_a_photo_uploaded_for_the_photo_line_is_laid_out_at_its_print_size(client, logged_in, make_case):
+    # The line's requirement travels with the files into the checks made outside the transaction.
+    case = make_case(logged_in)
+    photo, passport = line_of(case, "photo"), line_of(case, "passport")
+    jpeg = hostile.jpeg(354, 472)
+    for line in (photo, passport):
+        response = post_files(client, case, line, (jpeg, "me.jpg"))
+        assert response.status_code == 302 and response.location.endswith(f"/documents/{line.id}")
+    [on_photo], [on_passport] = file_rows(photo), file_rows(passport)
+    store = filestore.current()
+    [caption] = packet_pdf.page_texts(store.get(on_photo.pages_key))
+    assert caption == "Printed at actual size: 33 × 44 mm (width × height), within the required 33 × 48 mm."
+    assert packet_pdf.page_texts(store.get(on_passport.pages_key)) == [""]  # fitted to A4, no caption
 
 
 def test_every_hostile_file_is_refused_with_its_message_and_nothing_is_stored(client, logged_in, make_case):

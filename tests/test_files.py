@@ -237,27 +237,6 @@ def test_the_page_is_laid_out_as_the_upright_photo_is(orientation):
         assert sorted([round(width), round(height)]) == [595, 842]
 
 
-def _picture_box(image: Image.Image) -> tuple[int, int, int, int]:
-    """Where the coloured picture is in `image` (left, top, right, bottom): white paper and grey text are not."""
-    box = image.convert("RGB").convert("HSV").getchannel("S").point(lambda s: 255 if s > 100 else 0).getbbox()
-    assert box is not None, "no picture on the page"
-    return box
-
-
-def _quadrants(image: Image.Image) -> tuple[list[int], float]:
-    """Which of hostile.QUADRANT_COLOURS each quadrant of the picture in `image` shows (top left, top right,
-    bottom left, bottom right), and the picture's width/height."""
-    rgb = image.convert("RGB")
-    left, top, right, bottom = _picture_box(rgb)
-    found = []
-    for row in (0.25, 0.75):
-        for column in (0.25, 0.75):
-            pixel = rgb.getpixel((int(left + (right - left) * column), int(top + (bottom - top) * row)))
-            found.append(min(range(4), key=lambda i: sum((a - b) ** 2 for a, b in
-                                                          zip(pixel, hostile.QUADRANT_COLOURS[i], strict=True))))
-    return found, (right - left) / (bottom - top)
-
-
 def _rendered(pdf_bytes: bytes, scale: float = 0.5) -> Image.Image:
     document = pdfium.PdfDocument(pdf_bytes)
     try:
@@ -282,10 +261,10 @@ def test_packet_page_and_preview_show_every_orientation_upright(orientation, siz
         [image] = _images(pdf.pages[0])
         assert image.Filter == pikepdf.Name.DCTDecode and image.read_raw_bytes() == data  # never re-encoded
     with Image.open(io.BytesIO(data)) as original:
-        upright, ratio = _quadrants(ImageOps.exif_transpose(original))
+        upright, ratio = hostile.quadrants(ImageOps.exif_transpose(original))
     with Image.open(io.BytesIO(files.thumbnail(data, inspected))) as preview:
-        assert _quadrants(preview)[0] == upright
-    printed, printed_ratio = _quadrants(_rendered(pages))
+        assert hostile.quadrants(preview)[0] == upright
+    printed, printed_ratio = hostile.quadrants(_rendered(pages))
     assert printed == upright
     assert abs(printed_ratio - ratio) < 0.05
     if orientation == 1:
@@ -306,11 +285,11 @@ def test_a_png_with_an_exif_orientation_is_upright_too(alpha):
     data = out.getvalue()
     inspected = files.inspect(data)
     with Image.open(io.BytesIO(data)) as original:
-        upright, _ = _quadrants(ImageOps.exif_transpose(original).convert("RGB"))
+        upright, _ = hostile.quadrants(ImageOps.exif_transpose(original).convert("RGB"))
     assert upright == [3, 1, 2, 0]
     with Image.open(io.BytesIO(files.thumbnail(data, inspected))) as preview:
-        assert _quadrants(preview)[0] == upright
-    assert _quadrants(_rendered(files.packet_pages(data, inspected)))[0] == upright
+        assert hostile.quadrants(preview)[0] == upright
+    assert hostile.quadrants(_rendered(files.packet_pages(data, inspected)))[0] == upright
 
 
 PHOTO_SIZE = (33, 48)
@@ -335,11 +314,11 @@ def test_a_photo_requirement_is_printed_at_its_real_size_with_a_caption(pixels, 
     # Measured on the page as pdfium draws it at 10 px/mm: the photo's size, centred on the page.
     scale = 10 / files.image_pages.MM
     rendered = _rendered(pages, scale=scale)
-    left, top, right, bottom = _picture_box(rendered)
+    left, top, right, bottom = hostile.picture_box(rendered)
     assert abs((right - left) / 10 - printed[0]) < 0.2 and abs((bottom - top) / 10 - printed[1]) < 0.2
     assert abs((left + right) / 2 - rendered.width / 2) < 5 and abs((top + bottom) / 2 - rendered.height / 2) < 5
     with Image.open(io.BytesIO(data)) as original:
-        assert _quadrants(rendered)[0] == _quadrants(ImageOps.exif_transpose(original))[0]
+        assert hostile.quadrants(rendered)[0] == hostile.quadrants(ImageOps.exif_transpose(original))[0]
     [caption] = packet_pdf.page_texts(pages)
     size = f"{printed[0]} × {printed[1]} mm"
     if printed == PHOTO_SIZE:

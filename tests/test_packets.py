@@ -19,6 +19,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 from bs4 import BeautifulSoup
+from PIL import Image, ImageOps
 from sqlalchemy import func, select
 
 from advisor import (
@@ -440,20 +441,25 @@ def test_the_stamp_is_legible_on_a_full_page_scan(make_packet_case):
     assert white > len(under_stamp) // 2 and ink > 200
 
 
-def test_the_stamp_reads_upright_at_the_visible_foot_of_a_rotated_scan(make_packet_case):
+def test_a_photo_taken_sideways_is_upright_and_stamped_at_its_foot(make_packet_case):
     built = packets.build_packet(make_packet_case(), draft=False)
     item = next(p for p in built.placed if p.exhibit.code == "residence_proof")
     page_index = item.first - 1
     pdf = open_pdf(built.pdf)
     page = pdf.pages[page_index]
-    assert int(page.obj.get("/Rotate", 0)) % 360 == 90  # the EXIF orientation became a page rotation
+    # EXIF orientation 6: the page is portrait and draws the landscape-stored JPEG turned through a matrix
+    # (no /Rotate, which could not mirror the orientations that need it).
+    assert "/Rotate" not in page.obj and float(page.mediabox[3]) > float(page.mediabox[2])
     text = packet_pdf.page_texts(built.pdf)[page_index]
     assert STAMP.fullmatch(text) and f"Exhibit {item.number} · p. 1/1" in text
 
-    # As displayed (pdfium applies /Rotate), the page is portrait and the stamp's ink is one horizontal
-    # line at the bottom left, where it is on every other page.
+    # As displayed, the red bar stored along the top of the photo runs down its right-hand side, and the
+    # stamp's ink is one horizontal line at the bottom left, where it is on every other page.
     image = render(built.pdf, page_index)
     assert image.width < image.height
+    red = [x for x in range(0, image.width, 4) if (lambda p: p[0] > 180 and p[2] < 80)(
+        image.getpixel((x, image.height // 2)))]
+    assert red and min(red) > image.width * 0.8 and max(red) >= image.width - 8
     ink = [(x, y) for x in range(image.width) for y in range(image.height - 60, image.height)
            if is_ink(image.getpixel((x, y)))]
     assert len(ink) > 200
@@ -461,18 +467,59 @@ def test_the_stamp_reads_upright_at_the_visible_foot_of_a_rotated_scan(make_pack
     assert min(xs) < 2 * 15 and max(xs) - min(xs) > 2 * 150  # starts at the left margin, runs across
     assert max(ys) - min(ys) < 2 * 10 and image.height - max(ys) < 2 * 12  # one line, near the foot
 
-    # pdfium's character boxes agree: in unrotated user space the glyphs sit at the right edge (the visible
-    # foot of a page turned 90°) and advance upwards (left to right as displayed).
-    document = pdfium.PdfDocument(built.pdf)
-    try:
-        textpage = document[page_index].get_textpage()
-        boxes = [textpage.get_charbox(i) for i in range(textpage.count_chars())]
-        width = float(page.mediabox[2])
-        assert all(width - right < 25 for _, _, right, _ in boxes if right > 0)
-        bottoms = [bottom for _, bottom, _, _ in boxes]
-        assert bottoms == sorted(bottoms) and bottoms[-1] - bottoms[0] > 150
-    finally:
-        document.close()
+
+def test_the_photo_is_printed_at_its_real_size_not_blown_up_to_a_page(make_packet_case):
+    built = packets.build_packet(make_packet_case(), draft=False)
+    item = next(p for p in built.placed if p.exhibit.code == "photo")
+    text = packet_pdf.page_texts(built.pdf)[item.first - 1]
+    # The 354 × 472 px upload (3:4) fits inside the checklist's 33 × 48 mm, and the caption says so.
+    assert text.startswith("Printed at actual size: 33 × 44 mm (width × height), within the required 33 × 48 mm.")
+    assert STAMP.search(text)
+    # Measured as pdfium draws the page at 2 px/pt: the photo (blue, a red bar on top) is 33 mm wide.
+    image = render(built.pdf, item.first - 1)
+    mm = 2 * 72 / 25.4
+    left, top, right, bottom = hostile.picture_box(image)
+    assert abs((right - left) / mm - 33) < 0.5 and abs((bottom - top) / mm - 44) < 0.5
+    assert abs((left + right) / 2 - image.width / 2) < mm and abs((top + bottom) / 2 - image.height / 2) < mm
+    # Every other scan still fills its page.
+    passport = next(p for p in built.placed if p.exhibit.code == "passport")
+    left, top, right, bottom = hostile.picture_box(render(built.pdf, passport.first - 1))
+    assert right - left > 2 * 590
+
+
+ORIENTATIONS = [(size, orientation) for size in ((120, 80), (80, 120)) for orientation in range(1, 9)]
+
+
+def test_mirrored_and_turned_photos_are_upright_in_the_packet_with_their_bytes_kept():
+    uploads = [hostile.quadrants_jpeg(*size, exif_orientation=orientation) for size, orientation in ORIENTATIONS]
+    exhibits = [Exhibit(title=f"Photo {n}", title_zh="", code=f"photo{n}", page_counts=(1,),
+                        pdfs=(files.packet_pages(data, files.inspect(data)),)) for n, data in enumerate(uploads)]
+    meta = Meta(reference="K-2026-000042", title="t", author="a", subject="s",
+                created_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC), draft=False)
+    built = packet_pdf.build(lambda placed, pages: "<p>Front</p>", "", exhibits, meta, estimate=1)
+    pdf = open_pdf(built.pdf)
+    for index, data in enumerate(uploads, start=1):
+        [image] = images_of(pdf.pages[index])
+        assert image.Filter == pikepdf.Name.DCTDecode and image.read_raw_bytes() == data
+        with Image.open(io.BytesIO(data)) as original:
+            expected = hostile.quadrants(ImageOps.exif_transpose(original))[0]
+        assert hostile.quadrants(render(built.pdf, index, scale=0.5))[0] == expected, ORIENTATIONS[index - 1]
+
+
+def test_filled_in_forms_and_annotations_reach_the_packet_as_page_content():
+    sources = [hostile.form_pdf(), hostile.form_pdf(need_appearances=True), hostile.annotated_pdf("signature"),
+               hostile.annotated_pdf("hidden"), hostile.annotated_pdf("link")]
+    exhibits = [Exhibit(title=f"Form {n}", title_zh="", code=f"form{n}", page_counts=(1,),
+                        pdfs=(files.packet_pages(data, files.inspect(data)),)) for n, data in enumerate(sources)]
+    meta = Meta(reference="K-2026-000042", title="t", author="a", subject="s",
+                created_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC), draft=False)
+    built = packet_pdf.build(lambda placed, pages: "<p>Front</p>", "", exhibits, meta, estimate=1)
+    texts = [squashed(text) for text in packet_pdf.page_texts(built.pdf)[1:]]
+    assert [squashed(hostile.FORM_VALUE) in text for text in texts] == [True, True, False, False, False]
+    assert ["signaturemark" in text for text in texts] == [False, False, True, False, False]
+    assert not any("hiddenmark" in text or "linkmark" in text for text in texts)
+    pdf = open_pdf(built.pdf)
+    assert "/AcroForm" not in pdf.Root and not any("/Annots" in page.obj for page in pdf.pages)
 
 
 @pytest.mark.parametrize("rotate", [0, 90, 180, 270])

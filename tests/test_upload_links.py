@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import EnvironBuilder, FlaskClient
 from sqlalchemy import func, select
 
-from advisor import cases, checklist, documents, filestore, upload_links
+from advisor import cases, checklist, documents, filestore, packet_pdf, upload_links
 from advisor.documents import Incoming, Limits
 from advisor.errors import DomainError
 from advisor.upload_links import LinkClosed, TooManyUploads
@@ -367,6 +367,15 @@ def test_an_upload_through_the_link_lands_on_the_line(anonymous, case, make_link
     page = anonymous.get(f"/u/{token}")
     assert "1 file received" in text_of(page)
     assert "waiting for review" in text_of(page)
+
+
+def test_a_photo_sent_through_the_link_is_laid_out_at_its_print_size(anonymous, case, make_link):
+    _, token = make_link(case, ("photo",))
+    response = send(anonymous, token, line_of(case, "photo"), ("me.jpg", hostile.jpeg(330, 480)))
+    assert response.status_code == 302 and response.location.endswith(f"/u/{token}")
+    [stored] = stored_files(case)
+    pages = filestore.current().get(stored.pages_key)
+    assert packet_pdf.page_texts(pages) == ["Printed at actual size: 33 × 48 mm (width × height)."]
 
 
 def test_the_advisor_sees_the_upload_waiting_for_review_and_accepts_it(client, auth, anonymous, advisor, case,
