@@ -457,8 +457,8 @@ def test_a_photo_taken_sideways_is_upright_and_stamped_at_its_foot(make_packet_c
     # stamp's ink is one horizontal line at the bottom left, where it is on every other page.
     image = render(built.pdf, page_index)
     assert image.width < image.height
-    red = [x for x in range(0, image.width, 4) if (lambda p: p[0] > 180 and p[2] < 80)(
-        image.getpixel((x, image.height // 2)))]
+    across_the_middle = [(x, image.getpixel((x, image.height // 2))) for x in range(0, image.width, 4)]
+    red = [x for x, (r, _, b) in across_the_middle if r > 180 and b < 80]
     assert red and min(red) > image.width * 0.8 and max(red) >= image.width - 8
     ink = [(x, y) for x in range(image.width) for y in range(image.height - 60, image.height)
            if is_ink(image.getpixel((x, y)))]
