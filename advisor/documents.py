@@ -351,7 +351,10 @@ def prepare(incoming: Sequence[Incoming], *, limits: Limits, requirement: Requir
             # Converted before anything is stored: a file that passes the checks but cannot be made into
             # packet pages or a preview is refused like any other.
             pages = files.packet_pages(item.data, info, print_size_mm=print_size)
-            prepared.append(Prepared(name, item.data, info, pages, files.thumbnail(item.data, info)))
+            # A PDF's preview is drawn from its packet pages, so it shows what the packet will: the annotations
+            # that print and none of the others. An image's preview is what its packet page is made to match.
+            preview = files.thumbnail(pages if info.kind == "pdf" else item.data, info)
+            prepared.append(Prepared(name, item.data, info, pages, preview))
         except files.Rejected as why:
             refused.append((name, str(why)))
     if refused:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import tomllib
 from importlib import resources
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import delete, select, update
 
 from advisor import applicants, cases, checklist, documents, filestore, readiness
@@ -608,6 +610,33 @@ def test_readiness_says_a_case_without_lines_has_no_checklist(make_case, advisor
     [problem] = _problems(case, "no_checklist")
     assert (problem.endpoint, problem.args) == ("documents.index", {"case_id": case.id})
     assert not _problems(case, "document_missing")
+
+
+# Previews --------------------------------------------------------------------------------------------------
+
+def _blue_pixels(png: bytes) -> int:
+    with Image.open(io.BytesIO(png)) as image:
+        rgb = image.convert("RGB").tobytes()
+    return sum(1 for i in range(0, len(rgb), 3) if rgb[i + 2] > 150 and rgb[i] < 100)
+
+
+@pytest.mark.parametrize(("kind", "shown"), [("stamp", True), ("print-only", True), ("screen-only", False),
+                                             ("hidden", False)])
+def test_a_pdfs_preview_shows_the_annotations_its_packet_pages_print(kind, shown):
+    # pdfium draws an annotation meant for the screen only; the packet leaves it out, so the preview does too.
+    data = hostile.annotated_pdf(kind)
+    [prepared] = documents.prepare([Incoming("marked.pdf", data)], limits=LIMITS)
+    assert (_blue_pixels(prepared.thumbnail) > 1000) == shown
+    assert prepared.data == data
+
+
+def test_a_forms_preview_shows_the_values_its_viewer_was_left_to_draw():
+    [prepared] = documents.prepare([Incoming("form.pdf", hostile.form_pdf(need_appearances=True))], limits=LIMITS)
+    with Image.open(io.BytesIO(prepared.thumbnail)) as image:
+        scale = image.height / hostile.A4[1]
+        x0, y0, x1, y1 = (round(v * scale) for v in hostile.ANNOTATION_RECT)
+        field = image.convert("L").crop((x0, image.height - y1, x1, image.height - y0))
+    assert field.getextrema()[0] < 128  # the value's letters
 
 
 # Storage check (flask storage-check) ----------------------------------------------------------------------
