@@ -42,6 +42,7 @@ from sqlalchemy import (
     Table,
     Time,
     Uuid,
+    inspect,
     select,
 )
 from sqlalchemy import text as text_sql
@@ -257,10 +258,10 @@ def practice(empty_url: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-def flask_db(app: Flask, *args: str) -> str:
+def flask_db(app: Flask, *args: str, after: str = "") -> None:
     result = app.test_cli_runner().invoke(args=["db", *args])
-    assert result.exit_code == 0, f"flask db {' '.join(args)} failed:\n{result.output}{result.exception!r}"
-    return str(result.output)
+    assert result.exit_code == 0, (f"flask db {' '.join(args)} failed{after}:\n{result.output}"
+                                   f"{result.exception!r}")
 
 
 def text(response: Any) -> str:
@@ -302,9 +303,15 @@ def test_a_database_made_at_an_earlier_revision_upgrades_and_works(practice: Fla
     with app.app_context():
         db.engine.dispose()  # nothing reflected at the old revision outlives it
 
-    flask_db(app, "upgrade")
+    made_at = f" on a database made at {revision} with a row in every table"
+    flask_db(app, "upgrade", after=made_at)
     assert fetch(app, lambda: db.session.scalar(text_sql("SELECT version_num FROM alembic_version"))) == HEAD
-    flask_db(app, "check")
+    flask_db(app, "check", after=made_at)
+    with app.app_context():
+        remaining = set(inspect(db.engine).get_table_names())
+        emptied = [name for name in seed.rows if name in remaining
+                   and not db.session.scalar(text_sql(f"SELECT count(*) FROM {name}"))]
+    assert not emptied, f"upgrading from {revision} emptied {', '.join(emptied)}"
     use_the_practice(app, seed, revision)
 
 
