@@ -79,6 +79,28 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def set_sqlite_foreign_keys(connection, on):
+    """Foreign keys off while revisions run on SQLite, as SQLite's own procedure for schema changes says.
+
+    A batch operation on SQLite copies the table, drops the old one and renames the copy. With foreign keys
+    on, that DROP first deletes the table's rows, and with them every row that refers to them (ON DELETE
+    CASCADE) or the reference (SET NULL): revision 0006, recreating `cases`, deleted every assessment,
+    judgement, transition and task and cut audit events from their cases. The pragma only takes effect
+    outside a transaction, so it goes to the driver's connection before the first one begins (the app's
+    engine puts every connection in autocommit mode and begins transactions itself).
+    """
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def check_foreign_keys(ctx, step, heads, run_args):
+    """After each revision, inside its transaction: no row may point at a row that is not there."""
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({f"{row[0]} -> {row[2]}" for row in broken})
+        raise RuntimeError(f"{step.up_revision_id or step.down_revision_ids}: {len(broken)} rows refer to rows "
+                           f"that are not there ({', '.join(tables)}); nothing of this revision was applied.")
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -105,15 +127,23 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            include_name=include_name,
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            conf_args = {**conf_args, "on_version_apply": check_foreign_keys}
+            set_sqlite_foreign_keys(connection, on=False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                include_name=include_name,
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                set_sqlite_foreign_keys(connection, on=True)
 
 
 if context.is_offline_mode():
