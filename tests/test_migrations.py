@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from advisor import create_app
 from models import db
@@ -84,6 +84,56 @@ def test_revisions_never_import_models() -> None:
     for path in files:
         source = path.read_text()
         assert "import models" not in source and "from models" not in source, path.name
+
+
+DANGLING = '''"""A revision that leaves a task pointing at a case that is not there.
+
+Revision ID: 0099
+Revises: {head}
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0099'
+down_revision = '{head}'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('probe', sa.Column('id', sa.Integer(), primary_key=True))
+    op.execute("INSERT INTO tasks (case_id, title, created_at) VALUES (999, 'Orphan', CURRENT_TIMESTAMP)")
+
+
+def downgrade():
+    op.drop_table('probe')
+'''
+
+
+def test_a_revision_that_leaves_a_row_pointing_nowhere_is_refused_whole(
+        app: Flask, backend: str, tmp_path: Any) -> None:
+    """On SQLite revisions run with foreign keys off (a batch operation's DROP would cascade), so each one
+    ends with a foreign-key check; PostgreSQL checks every statement. Either way nothing of it stays."""
+    from alembic.script import ScriptDirectory
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    migrations = tmp_path / "migrations"
+    shutil.copytree(Path(app.extensions["migrate"].directory), migrations,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    head = ScriptDirectory(str(migrations)).get_current_head()
+    (migrations / "versions" / "0099_dangling.py").write_text(DANGLING.format(head=head))
+
+    refused = runner.invoke(args=["db", "upgrade", "--directory", str(migrations)])
+    assert refused.exit_code != 0, refused.output
+    if backend == "sqlite":
+        assert "0099: 1 rows refer to rows that are not there (tasks -> cases)" in refused.output
+    with app.app_context():
+        assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == head
+        assert db.session.scalar(text("SELECT count(*) FROM tasks")) == 0
+        assert "probe" not in inspect(db.session.connection()).get_table_names()
+        if backend == "sqlite":  # the connection went back to the pool with foreign keys on again
+            assert db.session.scalar(text("PRAGMA foreign_keys")) == 1
 
 
 # Landed revisions are locked: migrations/revisions.lock holds each one's hash --------------------------------
