@@ -338,6 +338,23 @@ def test_a_database_made_at_an_earlier_revision_upgrades_and_works(practice: Fla
     use_the_practice(app, seed, revision)
 
 
+def test_downgrading_a_database_with_rows_loses_only_what_each_revision_added(practice: Flask) -> None:
+    """The way back keeps data too: on SQLite a batch step that recreates a table used to cascade."""
+    app = practice
+    flask_db(app, "upgrade")
+    seed = Seed()
+    with app.app_context(), db.engine.begin() as connection:
+        insert_rows(connection, seed, HEAD)
+    for revision in [*reversed(EARLIER), "base"]:
+        flask_db(app, "downgrade", revision, after=" on a database with a row in every table")
+        with app.app_context():
+            remaining = set(inspect(db.engine).get_table_names())
+            emptied = [name for name in seed.rows if name in remaining
+                       and not db.session.scalar(text(f"SELECT count(*) FROM {name}"))]
+        assert not emptied, f"downgrading to {revision} emptied {', '.join(emptied)}"
+    assert not remaining - {"alembic_version"}
+
+
 def use_the_practice(app: Flask, seed: Seed, revision: str) -> None:
     """Sign in and do a day's work on the case that was made at `revision`; what was made then shows."""
     case_id, applicant_id = seed.rows["cases"]["id"], seed.rows["applicants"]["id"]
