@@ -35,6 +35,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
@@ -156,9 +157,9 @@ def check_choices(table: Table) -> dict[str, list[str]]:
     for constraint in table.constraints:
         if not isinstance(constraint, CheckConstraint):
             continue
-        text = str(constraint.sqltext)
-        named = [c.name for c in table.columns if re.search(rf"\b{re.escape(c.name)}\b", text)]
-        literals = re.findall(r"'((?:[^']|'')*)'", text)
+        clause = str(constraint.sqltext)
+        named = [c.name for c in table.columns if re.search(rf"\b{re.escape(c.name)}\b", clause)]
+        literals = re.findall(r"'((?:[^']|'')*)'", clause)
         if len(named) == 1 and literals:
             found[named[0]] = [literal.replace("''", "'") for literal in literals]
     return found
@@ -336,6 +337,33 @@ def test_a_database_made_at_an_earlier_revision_upgrades_and_works(practice: Fla
                    and not db.session.scalar(text(f"SELECT count(*) FROM {name}"))]
     assert not emptied, f"upgrading from {revision} emptied {', '.join(emptied)}"
     use_the_practice(app, seed, revision)
+
+
+def test_tables_a_later_revision_adds_get_rows_without_this_file_changing(practice: Flask) -> None:
+    """What a new revision might add: an enum-like column, a short string, JSON, a required parent; and a
+    CHECK the generic values cannot meet, which fails naming the table and where to give it a value."""
+    probe = MetaData()
+    makers = Table("probe_makers", probe, Column("id", Integer, primary_key=True),
+                   Column("code", String(4), nullable=False))
+    Table("probe_widgets", probe, Column("id", Integer, primary_key=True),
+          Column("shape", String(8), CheckConstraint("shape IN ('round', 'square')", name="shape"), nullable=False),
+          Column("spec", JSON, nullable=False), Column("made_on", Date, nullable=False),
+          Column("maker_id", Integer, ForeignKey(makers.c.id), nullable=False), Column("note", String(40)))
+    with practice.app_context(), db.engine.begin() as connection:
+        probe.create_all(connection)
+        seed = Seed()
+        insert_rows(connection, seed, "probe")
+        assert seed.rows["probe_makers"]["code"] == "code"
+        widget = connection.execute(select(probe.tables["probe_widgets"])).one()._asdict()
+        assert widget == {"id": widget["id"], "shape": "round", "spec": {}, "made_on": today() + dt.timedelta(days=4),
+                          "maker_id": seed.rows["probe_makers"]["id"], "note": None}
+
+        Table("probe_limits", probe, Column("id", Integer, primary_key=True),
+              Column("size", Integer, CheckConstraint("size > 5", name="size"), nullable=False))
+        probe.create_all(connection)
+        with pytest.raises(AssertionError, match=r"(?s)At revision probe, a generated row for probe_limits was "
+                                                 r"refused: .*Give the column a value in VALUES\['probe_limits'\]"):
+            insert_rows(connection, Seed(), "probe")
 
 
 def test_downgrading_a_database_with_rows_loses_only_what_each_revision_added(practice: Flask) -> None:
