@@ -1,6 +1,7 @@
 """Command-line tools: `flask --app advisor create-admin | seed-demo | import-institutions | reassess`."""
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -106,9 +107,11 @@ def import_institutions(file: Path) -> None:
 
 
 @click.command("storage-check")
-@click.option("--delete-orphans", is_flag=True, help="Delete the stored files no row names.")
+@click.option("--delete-orphans", is_flag=True,
+              help="Delete the stored files no row names, and partial files of writes interrupted over an hour ago.")
 def storage_check(delete_orphans: bool) -> None:
-    """Report stored files no row names (orphans) and rows whose file is gone (missing); exit 1 if any is missing."""
+    """Report stored files no row names (orphans), rows whose file is gone (missing) and partial files of
+    unfinished writes; exit 1 if any is missing."""
     report = filestore.check()
     click.echo(f"Storage {filestore.current().url}: {report.stored} files stored, {report.referenced} named by "
                f"the database.")
@@ -118,11 +121,25 @@ def storage_check(delete_orphans: bool) -> None:
         click.echo(f"missing {key}")
     for key in report.strays:
         click.echo(f"stray   {key} (not a name the app gives a file: left alone)")
+    for partial in report.partials:
+        age = _age(report.checked_at - partial.modified_at)
+        state = "interrupted write" if report.is_interrupted(partial) else "in progress, left alone"
+        click.echo(f"partial {partial.name} ({partial.size:,} bytes, last written {age} ago: {state})")
     if delete_orphans and report.orphans:
         click.echo(f"Deleted {filestore.remove_orphans(report)} orphan files.")
-    click.echo(f"{len(report.orphans)} orphans, {len(report.missing)} missing.")
+    if delete_orphans and report.interrupted:
+        click.echo(f"Deleted {filestore.remove_interrupted(report)} partial files of interrupted writes.")
+    click.echo(f"{len(report.orphans)} orphans, {len(report.missing)} missing, {len(report.partials)} partial "
+               f"({len(report.interrupted)} interrupted).")
     if report.missing:
         sys.exit(1)
+
+
+def _age(age: dt.timedelta) -> str:
+    minutes = max(int(age.total_seconds()) // 60, 0)
+    if minutes < 1:
+        return "under a minute"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _write_packet(case: Case, out: Path, *, draft: bool) -> str:

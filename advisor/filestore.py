@@ -3,10 +3,12 @@
 A file is written (atomically, under a fresh random key) before the rows that name it are flushed. If the
 transaction then fails — a refused upload, a conflict, a crash in the commit — every file written in it is
 deleted again when the transaction ends, so a failed request leaves no file and no row. A process killed
-between the write and the commit can still leave a file nobody names: `flask storage-check` finds those.
+between the write and the commit can still leave a file nobody names, and one killed during the write
+itself leaves a partial temporary file: `flask storage-check` finds both.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +20,12 @@ from sqlalchemy.orm import Session, SessionTransaction
 from models import DocumentFile, Packet, db
 
 from . import storage
-from .storage import Storage
+from .storage import Partial, Storage
 
 _PENDING = "advisor.pending_files"
+# A write still going on touches its temporary file every few milliseconds; one untouched for an hour was
+# interrupted (the largest file, 40 MB, takes well under a minute even on a slow disk or link).
+PARTIAL_STALE_AFTER = dt.timedelta(hours=1)
 logger = logging.getLogger(__name__)
 
 
@@ -66,6 +71,16 @@ class Report:
     orphans: list[str]  # stored, named by no row: left by a crash between a write and its commit
     missing: list[str]  # named by a row, not stored: lost or deleted outside the app
     strays: list[str] = field(default_factory=list)  # files whose names the app never makes: left alone
+    partials: list[Partial] = field(default_factory=list)  # unfinished writes: in progress, or interrupted
+    checked_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def is_interrupted(self, partial: Partial) -> bool:
+        """Whether a partial write is old enough that nothing is writing it any more."""
+        return self.checked_at - partial.modified_at >= PARTIAL_STALE_AFTER
+
+    @property
+    def interrupted(self) -> list[Partial]:
+        return [partial for partial in self.partials if self.is_interrupted(partial)]
 
 
 def check() -> Report:
@@ -78,7 +93,8 @@ def check() -> Report:
     found = set(current().keys())
     stored = {key for key in found if storage.is_valid_key(key)}
     return Report(stored=len(stored), referenced=len(referenced), orphans=sorted(stored - referenced),
-                  missing=sorted(referenced - stored), strays=sorted(found - stored))
+                  missing=sorted(referenced - stored), strays=sorted(found - stored),
+                  partials=sorted(current().partials(), key=lambda partial: partial.name))
 
 
 def remove_orphans(report: Report) -> int:
@@ -86,3 +102,13 @@ def remove_orphans(report: Report) -> int:
     for key in report.orphans:
         store.delete(key)
     return len(report.orphans)
+
+
+def remove_interrupted(report: Report) -> int:
+    """Delete the partial writes older than `PARTIAL_STALE_AFTER`; younger ones may still be in progress and
+    are left alone, so a check running beside a large upload never breaks it."""
+    store = current()
+    interrupted = report.interrupted
+    for partial in interrupted:
+        store.remove_partial(partial)
+    return len(interrupted)

@@ -14,9 +14,11 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
@@ -35,6 +37,7 @@ _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REGION = re.compile(r"[a-z0-9-]{1,40}")
 _TEMP_PREFIX = ".tmp-"
 _S3_OPTIONS = ("endpoint_url", "region")
+_CHUNK = 1024 * 1024
 
 
 class MissingFile(LookupError):
@@ -45,6 +48,17 @@ class StorageError(RuntimeError):
     """The storage is misconfigured or failed; the message tells an operator what to look at."""
 
 
+@dataclass(frozen=True)
+class Partial:
+    """What an unfinished write leaves behind: a `.tmp-*` file beside its target (folder) or a multipart
+    upload never completed nor aborted (S3). Either holds bytes no key names, until it is removed."""
+
+    name: str  # where it is, relative to the storage: shown to an operator
+    modified_at: dt.datetime  # the last write (local) or when the upload began (S3), UTC
+    size: int
+    upload_id: str | None = None  # S3 only: what `remove_partial` aborts
+
+
 @runtime_checkable
 class Storage(Protocol):
     @property
@@ -52,13 +66,15 @@ class Storage(Protocol):
         """The configured URL without any secret, safe to log and show."""
         ...
 
-    def put(self, key: str, data: bytes) -> None: ...
+    def put(self, key: str, data: bytes | BinaryIO) -> None: ...
     def get(self, key: str) -> bytes: ...
     def open(self, key: str) -> BinaryIO: ...
     def size(self, key: str) -> int: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def keys(self, prefix: str = "") -> Iterator[str]: ...
+    def partials(self) -> Iterator[Partial]: ...
+    def remove_partial(self, partial: Partial) -> None: ...
     def check(self) -> None: ...
 
 
@@ -125,9 +141,11 @@ class LocalStorage:
     def root(self) -> Path:
         return self._root
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes | BinaryIO) -> None:
         """Write to a temporary file beside the target, flush it to disk, then rename it over the key: the
-        rename is atomic, so a reader or a crash sees the old object or the new one, never half of one."""
+        rename is atomic, so a reader or a crash sees the old object or the new one, never half of one. A
+        process killed meanwhile leaves its `.tmp-*` file, which `partials()` lists. `data` may be a stream,
+        copied in chunks, so a large file need not be held in memory."""
         path = self._path(key)
         with self._errors("store", key):
             self._make_folders(path.parent)
@@ -135,7 +153,10 @@ class LocalStorage:
             temporary = tempfile.NamedTemporaryFile(dir=path.parent, prefix=_TEMP_PREFIX, delete=False)
             try:
                 with temporary:
-                    temporary.write(data)
+                    if isinstance(data, bytes | bytearray | memoryview):
+                        temporary.write(data)
+                    else:
+                        shutil.copyfileobj(data, temporary, _CHUNK)
                     temporary.flush()
                     os.fsync(temporary.fileno())
                 os.replace(temporary.name, path)
@@ -185,6 +206,32 @@ class LocalStorage:
             for key in self._walk(self._root / folder if folder else self._root, folder):
                 if key.startswith(prefix):
                     yield key
+
+    def partials(self) -> Iterator[Partial]:
+        """The temporary files of writes that never reached their rename: in progress, or left by a process
+        killed mid-write. Age is the file's mtime, which every write moves on."""
+        with self._errors("list", "/"):
+            for folder, subfolders, files in os.walk(self._root):  # symlinked folders are not followed
+                subfolders.sort()
+                for name in sorted(files):
+                    if not name.startswith(_TEMP_PREFIX):
+                        continue
+                    path = Path(folder) / name
+                    with contextlib.suppress(FileNotFoundError):  # its write finished while we looked
+                        status = path.lstat()
+                        if stat.S_ISREG(status.st_mode):
+                            yield Partial(name=path.relative_to(self._root).as_posix(), size=status.st_size,
+                                          modified_at=dt.datetime.fromtimestamp(status.st_mtime, dt.UTC))
+
+    def remove_partial(self, partial: Partial) -> None:
+        """Delete one temporary file `partials()` listed; nothing else can be named this way."""
+        path = self._root / partial.name
+        if (not path.name.startswith(_TEMP_PREFIX) or ".." in Path(partial.name).parts
+                or not path.parent.resolve().is_relative_to(self._root)):
+            raise ValueError(f"{partial.name[:80]!r} is not a temporary file of this storage")
+        with self._errors("delete", partial.name), contextlib.suppress(FileNotFoundError):
+            if stat.S_ISREG(path.lstat().st_mode):
+                path.unlink()
 
     def check(self) -> None:
         """Raise StorageError unless the root folder is there and writable."""
@@ -268,9 +315,11 @@ class S3Storage:
     def url(self) -> str:
         return self._url
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes | BinaryIO) -> None:
         """Store the object with its MD5 digest, so S3 refuses a body that was damaged on the way."""
         name = self._name(key)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            data = data.read()  # the digest needs every byte first; objects here are tens of MB at most
         digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
         with self._errors("store", key):
             self.client.put_object(Bucket=self.bucket, Key=name, Body=data, ContentMD5=digest)
@@ -317,6 +366,29 @@ class S3Storage:
                 for item in page.get("Contents", []):
                     if not item["Key"].endswith("/"):
                         yield item["Key"][strip:]
+
+    def partials(self) -> Iterator[Partial]:
+        """Multipart uploads under the prefix that were begun and never completed nor aborted. `put` makes
+        none (one PUT each), but a tool copying large files into the bucket does, and S3 keeps (and bills)
+        their parts until they are aborted."""
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        with self._errors("list", "/"):
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._name_prefix()):
+                for upload in page.get("Uploads", []):
+                    parts = self.client.get_paginator("list_parts").paginate(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    size = sum(part["Size"] for listed in parts for part in listed.get("Parts", []))
+                    yield Partial(name=upload["Key"][strip:], modified_at=upload["Initiated"].astimezone(dt.UTC),
+                                  size=size, upload_id=upload["UploadId"])
+
+    def remove_partial(self, partial: Partial) -> None:
+        """Abort one unfinished multipart upload `partials()` listed, which frees its parts."""
+        if partial.upload_id is None:
+            raise ValueError(f"{partial.name[:80]!r} is not an upload of this storage")
+        with self._errors("delete", partial.name):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._name_prefix() + partial.name,
+                                               UploadId=partial.upload_id)
 
     def check(self) -> None:
         """Raise StorageError unless the bucket exists and the credentials may use it."""

@@ -5,10 +5,13 @@ signing, paging and error answers go through boto3 exactly as they would against
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import re
 import socket
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -320,3 +323,139 @@ def test_from_url_refuses_what_it_cannot_use(tmp_path: Path, url: str, message: 
         from_url(url, default_folder=tmp_path)
     assert storage_module.SETTING in str(refused.value)
     assert "SuperSecret" not in str(refused.value)
+
+
+# --- Partial writes -----------------------------------------------------------------------------------
+
+# Writes through the real LocalStorage.put from a stream that never ends, as a slow upload or a big copy
+# would; the test kills the process with SIGKILL while the temporary file is half written.
+SLOW_WRITER = """
+import importlib.util, sys, time
+
+# advisor/storage.py alone, without the app's package and its heavy imports (WeasyPrint…): starts in a blink.
+spec = importlib.util.spec_from_file_location("storage", sys.argv[2])
+storage = sys.modules["storage"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(storage)
+
+class Slow:
+    def read(self, size=-1):
+        if getattr(self, "started", False):
+            time.sleep(0.05)
+        self.started = True
+        return b"x" * 65536
+
+storage.LocalStorage(sys.argv[1]).put("uploads/2026/05/" + "b" * 32, Slow())
+"""
+
+
+def killed_mid_write(root: Path) -> Path:
+    """The temporary file a real write left behind when its process was killed with SIGKILL."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(root), storage_module.__file__],
+                              stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = [path for path in root.rglob(".tmp-*") if path.stat().st_size >= 65536]
+            if found:
+                break
+            assert writer.poll() is None, writer.stderr.read().decode() if writer.stderr else ""
+            time.sleep(0.02)
+        else:
+            raise AssertionError("the writer never started writing")
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=10)
+        if writer.stderr:
+            writer.stderr.close()
+    assert writer.returncode == -signal.SIGKILL
+    return found[0]
+
+
+def test_a_write_killed_midway_leaves_a_partial_file_that_is_listed_not_stored(local: LocalStorage):
+    left = killed_mid_write(local.root)
+    assert left.parent == local.root / "uploads/2026/05" and left.name.startswith(".tmp-")
+    assert list(local.keys()) == []  # never a stored file
+    assert not local.exists("uploads/2026/05/" + "b" * 32)
+    [partial] = list(local.partials())
+    assert partial.name == left.relative_to(local.root).as_posix()
+    assert partial.size == left.stat().st_size >= 65536
+    local.remove_partial(partial)
+    assert not left.exists() and list(local.partials()) == []
+
+
+def test_local_remove_partial_refuses_anything_but_a_temporary_file(local: LocalStorage, tmp_path: Path):
+    local.put("uploads/k", b"kept")
+    (tmp_path / ".tmp-outside").write_bytes(b"not the storage's")
+    for name in ("uploads/k", "../.tmp-outside", "uploads/../../.tmp-outside"):
+        with pytest.raises(ValueError):
+            local.remove_partial(storage_module.Partial(name=name, modified_at=dt.datetime.now(dt.UTC), size=1))
+    assert local.get("uploads/k") == b"kept" and (tmp_path / ".tmp-outside").exists()
+
+
+def test_s3_unfinished_multipart_uploads_are_partials(s3_bucket: str, s3_client: Any):
+    store = S3Storage(s3_bucket, "advisor", s3_client)
+    store.put("uploads/k", b"complete")
+    begun = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="advisor/uploads/big")
+    s3_client.upload_part(Bucket=s3_bucket, Key="advisor/uploads/big", UploadId=begun["UploadId"], PartNumber=1,
+                          Body=b"p" * (5 * 1024 * 1024))
+    s3_client.create_multipart_upload(Bucket=s3_bucket, Key="elsewhere/big")  # not under the prefix
+    [partial] = list(store.partials())
+    assert (partial.name, partial.size, partial.upload_id) == ("uploads/big", 5 * 1024 * 1024, begun["UploadId"])
+    assert partial.modified_at.tzinfo is not None  # moto answers a fixed date in 2010, S3 the real one
+    assert list(store.keys()) == ["uploads/k"]
+    store.remove_partial(partial)
+    assert list(store.partials()) == []
+    assert s3_client.list_multipart_uploads(Bucket=s3_bucket, Prefix="advisor/").get("Uploads", []) == []
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict[str, Any]:
+    return {"STORAGE_URL": f"file://{tmp_path / 'files'}"}
+
+
+def test_storage_check_reports_partial_writes_and_deletes_only_interrupted_ones(runner, tmp_path: Path):
+    root = tmp_path / "files"
+    killed = killed_mid_write(root)
+    aged = killed.with_name(".tmp-aged")
+    aged.write_bytes(killed.read_bytes())
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(aged, (two_hours_ago, two_hours_ago))
+
+    check = runner.invoke(args=["storage-check"])
+    assert check.exit_code == 0, check.output
+    assert re.search(r"partial uploads/2026/05/\.tmp-aged \([\d,]+ bytes, last written 2 h 0 min ago: "
+                     r"interrupted write\)", check.output), check.output
+    assert f"partial {killed.relative_to(root).as_posix()} (" in check.output
+    assert "under a minute ago: in progress, left alone)" in check.output
+    assert "0 orphans, 0 missing, 2 partial (1 interrupted)." in check.output
+    assert aged.exists() and killed.exists()  # only reported without --delete-orphans
+
+    cleaned = runner.invoke(args=["storage-check", "--delete-orphans"])
+    assert cleaned.exit_code == 0, cleaned.output
+    assert "Deleted 1 partial files of interrupted writes." in cleaned.output
+    assert not aged.exists()
+    assert killed.exists()  # younger than an hour: it may still be written
+    assert "0 orphans, 0 missing, 1 partial (0 interrupted)." in runner.invoke(args=["storage-check"]).output
+
+
+def test_interrupted_s3_uploads_are_aborted_after_an_hour(app, s3_url, s3_bucket: str, s3_client: Any):
+    from advisor import filestore
+
+    app.extensions["advisor.storage"] = from_url(s3_url(s3_bucket, "advisor"), default_folder="/nonexistent")
+    s3_client.create_multipart_upload(Bucket=s3_bucket, Key="advisor/uploads/big")
+    report = filestore.check()
+    [partial] = report.partials
+    assert partial.name == "uploads/big"
+    # moto dates every upload in 2010, so the check's clock is set from the upload's own start.
+    soon = dataclasses.replace(report, checked_at=partial.modified_at + dt.timedelta(minutes=59))
+    assert soon.interrupted == [] and filestore.remove_interrupted(soon) == 0
+    assert [upload["Key"] for upload in s3_client.list_multipart_uploads(Bucket=s3_bucket)["Uploads"]] == [
+        "advisor/uploads/big"]
+    later = dataclasses.replace(report, checked_at=partial.modified_at + dt.timedelta(hours=1, minutes=1))
+    assert filestore.remove_interrupted(later) == 1
+    assert filestore.check().partials == []
