@@ -6,6 +6,7 @@ stale and the case cannot be submitted until a new final is exported.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -175,3 +176,13 @@ def is_stale(packet: Packet, case: Case) -> bool:
 def get_packet(case: Case, packet_id: int) -> Packet | None:
     found = db.session.get(Packet, packet_id)
     return found if found is not None and found.case_id == case.id else None
+
+
+def recorded_since(case: Case, since: dt.datetime, *, by: User | None, cover_letter: str) -> Packet | None:
+    """The final packet of the case this user recorded since `since` with this cover letter, if any: what a
+    retried background export looks for, so a worker that died after recording one does not cause a second."""
+    return db.session.scalar(
+        select(Packet).where(Packet.case_id == case.id, Packet.created_at >= since,
+                             Packet.created_by_id == (by.id if by else None),
+                             Packet.cover_letter == cover_letter.strip())
+        .order_by(Packet.number.desc()).limit(1))

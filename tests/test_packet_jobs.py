@@ -1,9 +1,11 @@
 """Final packets exported in the background: a real Redis, an in-process RQ worker and a real `rq worker`."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +16,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
-from sqlalchemy import func, select
+from rq.job import Job
+from sqlalchemy import func, select, text
 
 from advisor import assessments, jobs
 from models import Packet, db
@@ -151,20 +154,29 @@ def test_job_pages_of_other_cases_and_unknown_jobs_answer_404(client, auth, advi
     assert client.get(f"/cases/{ready_case.id}/packets/jobs/{job_id}").status_code == 404
 
 
+REPOSITORY = Path(__file__).resolve().parent.parent
+RQ = Path(sys.executable).with_name("rq")
+
+
+def worker_environment(app, database_url: str, redis_url: str) -> dict[str, str]:
+    """What an `rq worker` process needs to build the same app as the test's."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ADVISOR_")}
+    environment.update(ADVISOR_SECRET_KEY=app.config["SECRET_KEY"], ADVISOR_DATABASE_URL=database_url,
+                       ADVISOR_STORAGE_URL=app.config["STORAGE_URL"], ADVISOR_REDIS_URL=redis_url,
+                       # A worker blocked on the test's lock waits for it rather than failing after 5 s.
+                       ADVISOR_SQLITE_BUSY_TIMEOUT_MS="120000")
+    if app.config["RULES_FOLDER"]:
+        environment["ADVISOR_RULES_FOLDER"] = app.config["RULES_FOLDER"]
+    return environment
+
+
 def test_a_real_rq_worker_process_exports_the_packet(app, client, auth, advisor, ready_case, queue, redis_url,
                                                      database_url, tmp_path):
     auth.login(advisor.email)
     job_id = job_id_of(client.post(f"/cases/{ready_case.id}/packets/final", data={"cover_letter": "To the consulate"}))
     db.session.commit()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("ADVISOR_")}
-    environment.update(ADVISOR_SECRET_KEY=app.config["SECRET_KEY"], ADVISOR_DATABASE_URL=database_url,
-                       ADVISOR_STORAGE_URL=app.config["STORAGE_URL"], ADVISOR_REDIS_URL=redis_url,
-                       ADVISOR_RULES_FOLDER=app.config["RULES_FOLDER"] or "")
-    if not environment["ADVISOR_RULES_FOLDER"]:
-        del environment["ADVISOR_RULES_FOLDER"]
-    rq = Path(sys.executable).with_name("rq")
-    finished = subprocess.run([str(rq), "worker", "--burst", "--url", redis_url, jobs.QUEUE],
-                              cwd=str(Path(__file__).resolve().parent.parent), env=environment,
+    finished = subprocess.run([str(RQ), "worker", "--burst", "--url", redis_url, jobs.QUEUE],
+                              cwd=str(REPOSITORY), env=worker_environment(app, database_url, redis_url),
                               capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr[-2000:]
     db.session.expire_all()
@@ -172,3 +184,114 @@ def test_a_real_rq_worker_process_exports_the_packet(app, client, auth, advisor,
     assert b"Final packet 1 is ready" in page.data, finished.stderr[-2000:]
     packet = db.session.scalar(select(Packet).where(Packet.case_id == ready_case.id))
     assert packet.cover_letter == "To the consulate"
+
+
+def page_of(client, case, job_id: str) -> bytes:
+    page = client.get(f"/cases/{case.id}/packets/jobs/{job_id}")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    return page.data
+
+
+NO_WORKER = b"No worker is running; the export will start when one is."
+
+
+def test_the_page_says_at_once_when_no_worker_is_running(client, auth, advisor, ready_case, queue):
+    auth.login(advisor.email)
+    job_id = job_id_of(client.post(f"/cases/{ready_case.id}/packets/final", data={"cover_letter": ""}))
+    first = page_of(client, ready_case, job_id)
+    assert b"Waiting for a worker" in first and NO_WORKER in first
+    assert b'http-equiv="refresh"' in first
+
+    worker = jobs.PacketWorker([queue], connection=queue.connection)
+    worker.register_birth()
+    worker.heartbeat()
+    try:
+        waiting = page_of(client, ready_case, job_id)
+        assert b"Waiting for a worker" in waiting and NO_WORKER not in waiting
+    finally:
+        worker.register_death()  # a worker that stops cleanly leaves the list at once
+    assert NO_WORKER in page_of(client, ready_case, job_id)
+
+
+def test_a_packet_worker_is_given_short_heartbeats_whatever_the_command_line_says(queue):
+    worker = jobs.PacketWorker([queue], connection=queue.connection, worker_ttl=420, default_worker_ttl=420,
+                               job_monitoring_interval=30, maintenance_interval=600)
+    assert (worker.dequeue_timeout, worker.job_monitoring_interval, worker.maintenance_interval) == (
+        jobs.HEARTBEAT_SECONDS, jobs.HEARTBEAT_SECONDS, jobs.MAINTENANCE_SECONDS)
+    worker.register_birth()
+    try:
+        worker.heartbeat(500)
+        assert 0 < queue.connection.ttl(worker.key) <= jobs.HEARTBEAT_TTL
+    finally:
+        worker.register_death()
+
+
+@contextlib.contextmanager
+def packets_table_locked() -> Iterator[None]:
+    """Hold a lock that lets the export read everything but not insert its packet row, so a worker is
+    stopped at a known point of the export: SQLite's write lock, or a SHARE lock on PostgreSQL's table."""
+    with db.engine.connect() as connection, connection.begin():  # SQLite: BEGIN IMMEDIATE
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("LOCK TABLE packets IN SHARE MODE"))
+        yield
+
+
+def wait_for(condition, *, timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"waited {timeout} s for {what}"
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def kill_with_its_work_horse(worker: subprocess.Popen) -> None:
+    """SIGKILL the worker and the process it forked for the job, as when their machine or container dies."""
+    children = [int(pid) for task in Path(f"/proc/{worker.pid}/task").iterdir()
+                for pid in (task / "children").read_text().split()]
+    assert children, "the worker has no work horse"
+    for pid in [worker.pid, *children]:
+        os.kill(pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    for pid in children:  # the horse is the worker's child: reaped by nobody, it shows as gone once it is
+        wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists()
+                 or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], timeout=10, what="the horse to die")
+
+
+def test_a_job_whose_worker_was_killed_is_retried_and_finished_by_the_next_worker(
+        app, client, auth, advisor, ready_case, queue, redis_url, database_url):
+    auth.login(advisor.email)
+    job_id = job_id_of(client.post(f"/cases/{ready_case.id}/packets/final", data={"cover_letter": "Second try"}))
+    db.session.commit()
+    environment = worker_environment(app, database_url, redis_url)
+    job = Job.fetch(job_id, connection=queue.connection)
+
+    with packets_table_locked():
+        worker = subprocess.Popen([str(RQ), "worker", "-w", "advisor.jobs.PacketWorker", "--url", redis_url,
+                                   jobs.QUEUE], cwd=str(REPOSITORY), env=environment,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: job.get_meta(refresh=True).get("progress") == "Storing the packet", timeout=120,
+                     what="the export to reach the packet's row")
+            assert job.get_status(refresh=True) == "started"
+        finally:
+            kill_with_its_work_horse(worker)
+
+    # Within seconds, the page says no worker is there, and the job is back on the queue for the next one.
+    noticed = wait_for(lambda: NO_WORKER in page_of(client, ready_case, job_id), timeout=30, what="the message")
+    assert noticed <= jobs.HEARTBEAT_TTL + 3
+    wait_for(lambda: b"the export is tried again (attempt 2)" in page_of(client, ready_case, job_id), timeout=15,
+             what="the job to be handed back")
+    job.refresh()
+    assert job.get_status() == "queued" and job.retries_left == jobs.RETRIES - 1
+    assert packets_of(ready_case) == 0
+    db.session.commit()  # SQLite: the test's read above holds the write lock until its transaction ends
+
+    finished = subprocess.run([str(RQ), "worker", "--burst", "-w", "advisor.jobs.PacketWorker", "--url", redis_url,
+                               jobs.QUEUE], cwd=str(REPOSITORY), env=environment, capture_output=True, text=True,
+                              timeout=120)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    db.session.expire_all()
+    page = page_of(client, ready_case, job_id)
+    assert b"Final packet 1 is ready" in page, finished.stderr[-2000:]
+    assert packets_of(ready_case) == 1
+    assert db.session.scalar(select(Packet.cover_letter).where(Packet.case_id == ready_case.id)) == "Second try"
