@@ -14,7 +14,7 @@ from models import Case, CaseStatus, Role, db
 from . import accounts, assessments, backup, demo, filestore, institutions, packets
 from .errors import DomainError
 from .packet_pdf import PacketError
-from .storage import MissingFile
+from .storage import MissingFile, StorageError
 
 
 def register_commands(app: Flask) -> None:
@@ -121,6 +121,8 @@ def storage_check(delete_orphans: bool) -> None:
         click.echo(f"missing {key}")
     for key in report.strays:
         click.echo(f"stray   {key} (not a name the app gives a file: left alone)")
+    for folder, count in report.set_aside.items():
+        click.echo(f"aside   {folder}/ ({count} files a restore moved aside: kept until you remove them)")
     for partial in report.partials:
         age = _age(report.checked_at - partial.modified_at)
         state = "interrupted write" if report.is_interrupted(partial) else "in progress, left alone"
@@ -150,8 +152,8 @@ def _write_packet(case: Case, out: Path, *, draft: bool) -> str:
             data, pages = built.pdf, built.page_count
         else:
             packet = packets.export_final(case, by=None)
-            data, pages = filestore.current().get(packet.storage_key), packet.page_count
-    except (DomainError, PacketError, MissingFile) as refused:
+            data, pages = packets.read_final(packet, by=None), packet.page_count
+    except (DomainError, PacketError, MissingFile, packets.Damaged) as refused:
         db.session.rollback()
         raise click.ClickException(f"{case.reference}: {refused}") from None
     db.session.commit()
@@ -208,12 +210,18 @@ def backup_command(folder: Path) -> None:
 @click.command("restore")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def restore_command(folder: Path, yes: bool) -> None:
-    """Replace the database and the stored files with a backup made by `backup` (stop the app first)."""
+@click.option("--accept-unsigned", is_flag=True,
+              help="Restore a backup whose manifest is not signed (made before manifests were signed).")
+def restore_command(folder: Path, yes: bool, accept_unsigned: bool) -> None:
+    """Replace the database and the stored files with a backup made by `backup` (stop the app first).
+    Stored files that are not in the backup are moved aside into a new folder, never deleted."""
     if not yes:
         click.confirm("This replaces every record of the database with the backup's. Continue?", abort=True)
     try:
-        done = backup.restore(folder)
-    except backup.BackupError as problem:
+        done = backup.restore(folder, accept_unsigned=accept_unsigned)
+    except (backup.BackupError, StorageError) as problem:
         raise click.ClickException(str(problem)) from None
     click.echo(f"Restored {done.database} and {done.files} files ({done.bytes:,} bytes) from {done.folder}.")
+    if done.set_aside:
+        click.echo(f"Moved {done.moved} stored files that were not in the backup aside into "
+                   f"{filestore.current().url.rstrip('/')}/{done.set_aside}/ (nothing was deleted).")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,7 @@ class Report:
     missing: list[str]  # named by a row, not stored: lost or deleted outside the app
     strays: list[str] = field(default_factory=list)  # files whose names the app never makes: left alone
     partials: list[Partial] = field(default_factory=list)  # unfinished writes: in progress, or interrupted
+    set_aside: dict[str, int] = field(default_factory=dict)  # folder → files a restore moved there: kept
     checked_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def is_interrupted(self, partial: Partial) -> bool:
@@ -92,8 +94,11 @@ def check() -> Report:
     referenced.update(db.session.scalars(select(Packet.storage_key)))
     found = set(current().keys())
     stored = {key for key in found if storage.is_valid_key(key)}
+    aside = {name for name in found if storage.is_set_aside(name)}
+    folders = Counter(name.partition("/")[0] for name in aside)
     return Report(stored=len(stored), referenced=len(referenced), orphans=sorted(stored - referenced),
-                  missing=sorted(referenced - stored), strays=sorted(found - stored),
+                  missing=sorted(referenced - stored), strays=sorted(found - stored - aside),
+                  set_aside=dict(sorted(folders.items())),
                   partials=sorted(current().partials(), key=lambda partial: partial.name))
 
 

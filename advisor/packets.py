@@ -33,6 +33,15 @@ class NotReady(DomainError):
                          + " ".join(problem.message for problem in problems) + " A draft can be exported any time.")
 
 
+class Damaged(Exception):
+    """A stored final packet whose bytes are not the ones recorded when it was exported."""
+
+    def __init__(self, packet: Packet) -> None:
+        self.packet = packet
+        super().__init__(f"The stored file of packet {packet.number} is not the one that was exported: its SHA-256 "
+                         f"differs from the one recorded. It was not handed out.")
+
+
 def accepted_lines(case: Case) -> list[tuple[CaseDocument, list[DocumentFile]]]:
     """The exhibits: accepted lines that apply, in packet order, with their current files."""
     return [(line, line.current_files()) for line in documents.lines_of(case)
@@ -186,3 +195,17 @@ def recorded_since(case: Case, since: dt.datetime, *, by: User | None, cover_let
                              Packet.created_by_id == (by.id if by else None),
                              Packet.cover_letter == cover_letter.strip())
         .order_by(Packet.number.desc()).limit(1))
+
+
+def read_final(packet: Packet, *, by: User | None) -> bytes:
+    """The stored PDF of a final packet, only if its SHA-256 and size are those recorded at the export.
+    Otherwise the refusal is audited (`packet.damaged`, for the caller to commit) and Damaged raised: bytes
+    changed since — by a disk fault, a hand on the storage, a tampered backup — are never served as the packet."""
+    data = filestore.current().get(packet.storage_key)
+    found = hashlib.sha256(data).hexdigest()
+    if found != packet.sha256 or len(data) != packet.size:
+        audit.record("packet.damaged", actor=by, obj=packet, case_id=packet.case_id,
+                     details={"number": packet.number, "recorded_sha256": packet.sha256, "found_sha256": found,
+                              "recorded_size": packet.size, "found_size": len(data)})
+        raise Damaged(packet)
+    return data

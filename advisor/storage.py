@@ -36,6 +36,10 @@ _KEY = re.compile(r"[a-z0-9][a-z0-9_.-]*(?:/[a-z0-9][a-z0-9_.-]*)*")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REGION = re.compile(r"[a-z0-9-]{1,40}")
 _TEMP_PREFIX = ".tmp-"
+# Where a restore moves the files that were not in the backup. No key starts with "_", so nothing stored
+# there is ever taken for one of the app's files: the storage check counts them apart and never deletes them.
+ASIDE_PREFIX = "_restored-aside-"
+_ASIDE = re.compile(re.escape(ASIDE_PREFIX) + r"\d{8}T\d{6}Z")
 _S3_OPTIONS = ("endpoint_url", "region")
 _CHUNK = 1024 * 1024
 
@@ -75,6 +79,7 @@ class Storage(Protocol):
     def keys(self, prefix: str = "") -> Iterator[str]: ...
     def partials(self) -> Iterator[Partial]: ...
     def remove_partial(self, partial: Partial) -> None: ...
+    def set_aside(self, name: str, folder: str) -> None: ...
     def check(self) -> None: ...
 
 
@@ -109,6 +114,24 @@ def new_key(prefix: str) -> str:
     and reveal nothing, and the month folders keep any one folder small."""
     now = dt.datetime.now(dt.UTC)
     return validate_key(f"{validate_key(prefix)}/{now:%Y}/{now:%m}/{secrets.token_hex(16)}")
+
+
+def aside_folder(at: dt.datetime) -> str:
+    """The folder name a restore at `at` moves files aside into, e.g. `_restored-aside-20261202T011500Z`."""
+    return f"{ASIDE_PREFIX}{at.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+
+
+def is_set_aside(name: str) -> bool:
+    """Whether a listed name lies in a folder a restore moved files aside into."""
+    return bool(_ASIDE.fullmatch(name.partition("/")[0]))
+
+
+def _aside_target(name: str, folder: str) -> str:
+    # `name` is a listed name, a key or a stray's (".DS_Store"): any relative path without "." or "..".
+    parts = name.split("/")
+    if not _ASIDE.fullmatch(folder) or is_set_aside(name) or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"cannot move {name[:80]!r} aside into {folder[:80]!r}")
+    return f"{folder}/{name}"
 
 
 def _validate_prefix(prefix: str) -> None:
@@ -232,6 +255,17 @@ class LocalStorage:
         with self._errors("delete", partial.name), contextlib.suppress(FileNotFoundError):
             if stat.S_ISREG(path.lstat().st_mode):
                 path.unlink()
+
+    def set_aside(self, name: str, folder: str) -> None:
+        """Move a listed file (a key, or a stray's name) to `folder/name` below the root: one rename."""
+        target = self._root / _aside_target(name, folder)
+        source = self._root / name
+        if not source.parent.resolve().is_relative_to(self._root):
+            raise StorageError(f"{name[:80]!r} resolves outside the storage folder {str(self._root)!r}")
+        with self._errors("move aside", name):
+            self._make_folders(target.parent)
+            os.rename(source, target)
+            _fsync_folder(target.parent)
 
     def check(self) -> None:
         """Raise StorageError unless the root folder is there and writable."""
@@ -389,6 +423,14 @@ class S3Storage:
         with self._errors("delete", partial.name):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._name_prefix() + partial.name,
                                                UploadId=partial.upload_id)
+
+    def set_aside(self, name: str, folder: str) -> None:
+        """Move a listed object to `folder/name` under the prefix: a server-side copy, then the delete."""
+        target = self._name_prefix() + _aside_target(name, folder)
+        source = self._name_prefix() + name
+        with self._errors("move aside", name):
+            self.client.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
+            self.client.delete_object(Bucket=self.bucket, Key=source)
 
     def check(self) -> None:
         """Raise StorageError unless the bucket exists and the credentials may use it."""

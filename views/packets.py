@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
@@ -17,8 +18,8 @@ from advisor.storage import MissingFile
 from models import db
 
 from .access import get_case_or_404, recent_login_required, require_login, user
-from .downloads import send, send_stored
-from .editing import read_only
+from .downloads import send
+from .editing import commit, read_only
 from .forms.packets import PacketForm
 
 bp = Blueprint("packets", __name__, url_prefix="/cases/<int:case_id>/packets")
@@ -100,17 +101,24 @@ def _why(problem: Exception) -> str:
 
 @bp.get("/<int:packet_id>")
 @recent_login_required
-def download(case_id: int, packet_id: int) -> Response:
+def download(case_id: int, packet_id: int) -> ResponseReturnValue:
+    """A stored final, sent only when its bytes still have the SHA-256 recorded at its export."""
     case = get_case_or_404(case_id)
     packet = packets.get_packet(case, packet_id)
     if packet is None:
         abort(404)
     try:
-        return send_stored(packet.storage_key, mimetype="application/pdf", name=packet.filename)
+        data = packets.read_final(packet, by=user())
     except MissingFile:
         flash(f"The stored file of packet {packet.number} is missing. An administrator can run the storage check.",
               "error")
         return redirect(url_for("packets.index", case_id=case.id))
+    except packets.Damaged as damaged:
+        commit()  # the refusal stays in the audit log
+        return render_template("errors/error.html", code=500, title="Packet damaged",
+                               message=f"{damaged} An administrator can restore it from a backup, or export a "
+                                       f"new final packet."), 500
+    return send(data, mimetype="application/pdf", name=packet.filename)
 
 
 JOB_ID = re.compile(r"[0-9a-f-]{8,64}")
