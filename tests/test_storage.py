@@ -459,3 +459,32 @@ def test_interrupted_s3_uploads_are_aborted_after_an_hour(app, s3_url, s3_bucket
     later = dataclasses.replace(report, checked_at=partial.modified_at + dt.timedelta(hours=1, minutes=1))
     assert filestore.remove_interrupted(later) == 1
     assert filestore.check().partials == []
+
+
+# --- Moving aside (restore) ---------------------------------------------------------------------------
+
+
+def test_set_aside_moves_a_file_out_of_the_keys_into_its_folder(storage: Storage):
+    storage.put("uploads/2026/05/kept", b"kept")
+    storage.put("uploads/2026/05/later", b"stored after the backup")
+    folder = storage_module.aside_folder(dt.datetime(2026, 12, 2, 1, 15, tzinfo=dt.UTC))
+    assert folder == "_restored-aside-20261202T011500Z"
+    storage.set_aside("uploads/2026/05/later", folder)
+    listed = list(storage.keys())
+    assert listed == ["_restored-aside-20261202T011500Z/uploads/2026/05/later", "uploads/2026/05/kept"]
+    assert [storage_module.is_set_aside(name) for name in listed] == [True, False]
+    assert not storage.exists("uploads/2026/05/later") and storage.get("uploads/2026/05/kept") == b"kept"
+    for name, into in [("uploads/2026/05/kept", "elsewhere"), ("../x", folder), (listed[0], folder), ("", folder)]:
+        with pytest.raises(ValueError):
+            storage.set_aside(name, into)
+
+
+def test_local_set_aside_keeps_the_bytes(local: LocalStorage):
+    local.put("uploads/k", b"\x00bytes")
+    (local.root / ".DS_Store").write_bytes(b"finder")
+    folder = storage_module.aside_folder(dt.datetime.now(dt.UTC))
+    local.set_aside("uploads/k", folder)
+    local.set_aside(".DS_Store", folder)  # a stray's name, listed but no key, moves too
+    assert (local.root / folder / "uploads/k").read_bytes() == b"\x00bytes"
+    assert (local.root / folder / ".DS_Store").read_bytes() == b"finder"
+    assert stat.S_IMODE((local.root / folder).stat().st_mode) == 0o700
