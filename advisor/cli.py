@@ -131,8 +131,9 @@ def storage_check(delete_orphans: bool) -> None:
         click.echo(f"Deleted {filestore.remove_orphans(report)} orphan files.")
     if delete_orphans and report.interrupted:
         click.echo(f"Deleted {filestore.remove_interrupted(report)} partial files of interrupted writes.")
-    click.echo(f"{len(report.orphans)} orphans, {len(report.missing)} missing, {len(report.partials)} partial "
-               f"({len(report.interrupted)} interrupted).")
+    click.echo(f"{len(report.orphans)} orphans, {len(report.missing)} missing.")
+    if report.partials:
+        click.echo(f"{len(report.partials)} partial writes ({len(report.interrupted)} interrupted).")
     if report.missing:
         sys.exit(1)
 

@@ -432,7 +432,7 @@ def test_storage_check_reports_partial_writes_and_deletes_only_interrupted_ones(
                      r"interrupted write\)", check.output), check.output
     assert f"partial {killed.relative_to(root).as_posix()} (" in check.output
     assert "under a minute ago: in progress, left alone)" in check.output
-    assert "0 orphans, 0 missing, 2 partial (1 interrupted)." in check.output
+    assert "0 orphans, 0 missing.\n2 partial writes (1 interrupted)." in check.output
     assert aged.exists() and killed.exists()  # only reported without --delete-orphans
 
     cleaned = runner.invoke(args=["storage-check", "--delete-orphans"])
@@ -440,7 +440,7 @@ def test_storage_check_reports_partial_writes_and_deletes_only_interrupted_ones(
     assert "Deleted 1 partial files of interrupted writes." in cleaned.output
     assert not aged.exists()
     assert killed.exists()  # younger than an hour: it may still be written
-    assert "0 orphans, 0 missing, 1 partial (0 interrupted)." in runner.invoke(args=["storage-check"]).output
+    assert "1 partial writes (0 interrupted)." in runner.invoke(args=["storage-check"]).output
 
 
 def test_interrupted_s3_uploads_are_aborted_after_an_hour(app, s3_url, s3_bucket: str, s3_client: Any):
