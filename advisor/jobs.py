@@ -1,7 +1,7 @@
 """Background packet exports on Redis (RQ), used when `REDIS_URL` is set.
 
 A final packet of hundreds of pages may take longer than a web request should; with Redis configured the
-export runs in an `rq worker --url $REDIS_URL packets` process and the page follows its progress. Without
+export runs in an `rq worker -w advisor.jobs.PacketWorker` process and the page follows its progress. Without
 Redis everything runs in the request, as before. The worker builds its own app from the same settings
 (environment variables or instance/advisor.toml); `app_factory` lets the tests hand it theirs.
 
@@ -134,7 +134,8 @@ def state(job_id: str, case_id: int) -> JobState:
     if meta.get("case_id") != case_id:
         return JobState("missing", "")
     hand_back_abandoned(queue)
-    status = str(getattr(status := job.get_status(refresh=True), "value", status))
+    found = job.get_status(refresh=True)
+    status = str(getattr(found, "value", found))
     progress = "Waiting for a worker" if status == "queued" else str(meta.get("progress", ""))
     return JobState(status=status, progress=progress, packet_id=meta.get("packet_id"), error=meta.get("error"),
                     workers=live_workers(queue), attempt=int(meta.get("attempt", 0)))
