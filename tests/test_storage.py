@@ -330,12 +330,12 @@ def test_from_url_refuses_what_it_cannot_use(tmp_path: Path, url: str, message: 
 # Writes through the real LocalStorage.put from a stream that never ends, as a slow upload or a big copy
 # would; the test kills the process with SIGKILL while the temporary file is half written.
 SLOW_WRITER = """
-import importlib.util, sys, time
+import sys, time, types
 
-# advisor/storage.py alone, without the app's package and its heavy imports (WeasyPrint…): starts in a blink.
-spec = importlib.util.spec_from_file_location("storage", sys.argv[2])
-storage = sys.modules["storage"] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(storage)
+# advisor.storage without running advisor/__init__ and its heavy imports (WeasyPrint…): starts in a blink.
+advisor = sys.modules["advisor"] = types.ModuleType("advisor")
+advisor.__path__ = [sys.argv[2]]
+from advisor import storage
 
 class Slow:
     def read(self, size=-1):
@@ -355,8 +355,8 @@ def killed_mid_write(root: Path) -> Path:
     import sys
     import time
 
-    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(root), storage_module.__file__],
-                              stderr=subprocess.PIPE)
+    package_folder = str(Path(storage_module.__file__).parents[1])
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(root), package_folder], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
