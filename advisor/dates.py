@@ -1,4 +1,9 @@
-"""Calendar arithmetic the rules share."""
+"""Calendar arithmetic the rules share, and the one "today" of the whole app.
+
+Every date the app compares with today (deadlines, passport validity, ages, planned dates) uses `today()`:
+the UTC date, whatever the server's time zone, so two parts of the app never disagree about the day around
+midnight. Callers use `dates.today()` (not `from .dates import today`) so a test can freeze it.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,3 +19,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+def today() -> dt.date:
+    """Today's date in UTC."""
+    return dt.datetime.now(dt.UTC).date()

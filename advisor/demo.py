@@ -37,7 +37,19 @@ from models import (
 )
 from models.applicant import search_text_of
 
-from . import accounts, applicants, assessments, audit, checklist, consulates, documents, institutions, isced, records
+from . import (
+    accounts,
+    applicants,
+    assessments,
+    audit,
+    checklist,
+    consulates,
+    dates,
+    documents,
+    institutions,
+    isced,
+    records,
+)
 from . import eligibility as engine
 from .cases import CaseData, open_case, reserve_references
 from .errors import DomainError
@@ -143,7 +155,7 @@ def _passport(rng: random.Random, nationality: str) -> str:
 def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None, cases: int = 0) -> Summary:
     """Create what is missing of the demo practice, then generate cases until there are `cases` in all
     (see `add_bulk_cases`), and return a summary."""
-    today = today or dt.date.today()
+    today = today or dates.today()
     staff = _staff(password)
     admin, advisors = staff[0], staff[1:]
     rng = random.Random(2025_10_01)

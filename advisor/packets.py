@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from models import Case, CaseDocument, DocumentFile, DocumentState, Packet, User, db, utcnow
 
-from . import assessments, audit, consulates, documents, filestore, records
+from . import assessments, audit, consulates, dates, documents, filestore, records
 from .errors import DomainError
 from .packet_pdf import Built, Exhibit, Meta, Placed, build
 
@@ -88,7 +88,7 @@ def _html_for(case: Case, *, draft: bool, cover_letter: str):  # type: ignore[no
     context = dict(
         case=case, applicant=applicant, draft=draft, cover_letter=cover_letter.strip(),
         consulate=consulates.get(case.consulate_code), practice=current_app.config["PRACTICE_NAME"],
-        today=utcnow().date(), assessment=latest,
+        today=dates.today(), assessment=latest,
         criteria=assessments.criteria_of(latest) if latest else (),
         judgements={j.criterion: j for j in latest.judgements} if latest else {},
         final=assessments.final_outcome(latest) if latest else None,

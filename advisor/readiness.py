@@ -12,7 +12,7 @@ from typing import Any
 
 from models import Case, CaseDocument, CaseStatus, DocumentState
 
-from . import assessments, documents
+from . import assessments, dates, documents
 from . import eligibility as engine
 from .dates import add_months
 
@@ -62,7 +62,7 @@ def problems(case: Case, *, today: dt.date | None = None, packets: bool = True,
                                  *eligibility))
     lines = documents.lines_of(case)
     found.extend(document_problems(case, lines))
-    today = today or dt.date.today()
+    today = today or dates.today()
     planned = case.planned_submission_on
     if planned is None:
         found.append(Problem("no_submission_date", "Set the planned submission date: the passport check "

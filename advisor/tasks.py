@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from models import Case, Task, User, db, utcnow
 
-from . import audit
+from . import audit, dates
 from .errors import DomainError
 
 SUBMISSION_TITLE = "Submit the application at the consulate"
@@ -106,4 +106,4 @@ def open_and_recent(case: Case, *, today: dt.date | None = None) -> CaseTasks:
         select(Task).where(Task.case_id == case.id, Task.done_at.is_not(None))
         .order_by(Task.done_at.desc(), Task.id.desc()).limit(RECENT_DONE)))
     offer = case.planned_submission_on is not None and not has_submission_task(case)
-    return CaseTasks(open=open_tasks, done=done, offer_submission_task=offer, today=today or utcnow().date())
+    return CaseTasks(open=open_tasks, done=done, offer_submission_task=offer, today=today or dates.today())

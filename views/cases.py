@@ -1,9 +1,20 @@
 """Cases: list, search, open another case for an applicant, view, edit, reassign, delete."""
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from advisor import assessments, audit, case_export, cases, consulates, documents, readiness, tasks, workflow
+from advisor import (
+    assessments,
+    audit,
+    case_export,
+    cases,
+    consulates,
+    dates,
+    documents,
+    readiness,
+    tasks,
+    workflow,
+)
 from advisor.errors import Conflict, DomainError
-from models import CaseStatus, User, db, utcnow
+from models import CaseStatus, User, db
 
 from .access import admin_required, get_applicant_or_404, get_case_or_404, require_login, user
 from .applicants import advisor_choices
@@ -37,7 +48,7 @@ def export():  # type: ignore[no-untyped-def]
     query = cases.search_cases(user(), q=args.q, sort=args.sort, **filters)
     case_export.record_export(by=user(), filters=filters, q=args.q, sort=args.sort, rows=case_export.count(query))
     db.session.commit()
-    disposition = f'attachment; filename="{case_export.filename(utcnow().date())}"'
+    disposition = f'attachment; filename="{case_export.filename(dates.today())}"'
     return Response(in_own_context(case_export.lines(query)), mimetype="text/csv",
                     headers={"Content-Disposition": disposition})
 

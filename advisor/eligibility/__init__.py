@@ -1,7 +1,7 @@
 """Eligibility: versioned rule sets and the engine that applies them. No Flask, no SQLAlchemy.
 
     from advisor.eligibility import assess, Inputs, Education, Institution, load_rule_sets
-    result = assess(Inputs(born_on=..., education=(...,)), rule_set, on=date.today())
+    result = assess(Inputs(born_on=..., education=(...,)), rule_set, on=date(2026, 5, 1))
     result.outcome        # "eligible" | "needs_review" | "not_eligible"
     result.criteria       # per criterion: result, reason, status, evidence
 """

@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
+from advisor import dates
+
 
 class ActionForm(FlaskForm):
     """A button that changes state: nothing but the CSRF token."""
@@ -19,7 +21,7 @@ class VersionedForm(FlaskForm):
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return dates.today()
 
 
 class DateRange:
