@@ -12,7 +12,7 @@ from sqlalchemy import Select, exists, literal_column, or_, select, table
 from models import Applicant, Case, Sex, User, db, utcnow
 from models.applicant import SEARCH_TABLE, search_form
 
-from . import audit, documents
+from . import assessments, audit, documents
 from .errors import Conflict, DomainError
 
 
@@ -64,6 +64,8 @@ def update_applicant(applicant: Applicant, data: ApplicantData, *, version: int,
     diff = audit.changes(applicant)
     if diff:
         audit.record("applicant.update", actor=by, obj=applicant, details=diff)
+    if "born_on" in diff:
+        assessments.refresh_out_of_date(applicant.cases)
     if "nationality" in diff or "residence_country" in diff:
         # Living outside the country of nationality adds the proof of residence to the checklist.
         for case in applicant.cases:

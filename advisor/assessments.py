@@ -2,21 +2,29 @@
 advisor's judgements, and re-assess open cases when a new rule-set version comes into force.
 
 Whether an assessment is superseded is derived, never stored: it is when its rule set is no longer
-the one in force.
+the one in force. An assessment is out of date when its snapshot no longer matches the applicant's
+records as they are now, or when the application date has moved to a day that changes a result (a
+birthday). That too is derived, by `out_of_date`; the case keeps a copy of the answer
+(`Case.assessment_out_of_date`) for the dashboard, which every operation that changes the evidence
+refreshes through `refresh_out_of_date`.
+
+The age window applies on the day the application is made: an assessment is made for the planned
+submission date when that is later than today (`application_date`), and records that date as `assessed_on`.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, union, update
 
-from models import Assessment, Case, CaseStatus, Judgement, User, db, utcnow
+from models import Assessment, Case, CaseStatus, Education, Judgement, Position, User, db
 
-from . import audit, isced, records
+from . import audit, dates, isced, records
 from . import eligibility as engine
 from .errors import DomainError
 
@@ -36,7 +44,7 @@ def rule_sets() -> dict[str, engine.RuleSet]:
 
 
 def current_rule_set(on: dt.date | None = None) -> engine.RuleSet:
-    return engine.current_rule_set(rule_sets(), on or utcnow().date())
+    return engine.current_rule_set(rule_sets(), on or dates.today())
 
 
 def is_superseded(assessment: Assessment) -> bool:
@@ -77,7 +85,8 @@ def _jsonable(value: Any) -> Any:
 
 def criteria_of(assessment: Assessment) -> tuple[engine.Criterion, ...]:
     return tuple(engine.Criterion(code=c["code"], result=c["result"], reason=c["reason"], status=c["status"],
-                                  evidence=tuple(c.get("evidence", ())), documents=tuple(c.get("documents", ())))
+                                  evidence=tuple(c.get("evidence", ())), documents=tuple(c.get("documents", ())),
+                                  statement=c.get("statement", ""))
                  for c in assessment.criteria)
 
 
@@ -106,14 +115,25 @@ def snapshot(inputs: engine.Inputs, rules: engine.RuleSet, on: dt.date) -> dict[
     )
 
 
+def application_date(case: Case, today: dt.date | None = None) -> dt.date:
+    """The day the application is made, on which the age window applies: the planned submission date when
+    it is later than today, else today."""
+    today = today or dates.today()
+    planned = case.planned_submission_on
+    return planned if planned is not None and planned > today else today
+
+
 def run(case: Case, *, by: User | None, on: dt.date | None = None) -> Assessment:
-    """Assess the case now under the rule set in force, and keep the snapshot."""
-    on = on or utcnow().date()
-    rules = current_rule_set(on)
-    assessment = Assessment(case=case, created_by_id=by.id if by else None, **snapshot(inputs_for(case), rules, on))
+    """Assess the case under the rule set in force today (`on`), for the day the application is made, and
+    keep the snapshot."""
+    today = on or dates.today()
+    rules = current_rule_set(today)
+    assessment = Assessment(case=case, created_by_id=by.id if by else None,
+                            **snapshot(inputs_for(case), rules, application_date(case, today)))
     db.session.add(assessment)
     db.session.flush()
     case.outcome, case.rule_set_id = assessment.outcome, rules.id
+    case.assessment_out_of_date = False
     audit.record("assessment.create", actor=by, obj=assessment, case_id=case.id,
                  details={"rule_set": rules.id, "outcome": assessment.outcome})
     return assessment
@@ -129,6 +149,9 @@ def judge(assessment: Assessment, criterion: str, decision: str, note: str, *, b
         raise DomainError("Only the latest assessment can be judged.")
     if is_superseded(assessment):
         raise DomainError("This assessment was made under an older rule set. Re-run it first.")
+    if out_of_date(assessment) is not None:
+        raise DomainError("This assessment is out of date: the applicant's records have changed since. "
+                          "Re-run it first.")
     target = next((c for c in criteria_of(assessment) if c.code == criterion), None)
     if target is None or not target.needs_judgement:
         raise DomainError("This criterion was settled by the rules and cannot be judged.")
@@ -143,6 +166,64 @@ def judge(assessment: Assessment, criterion: str, decision: str, note: str, *, b
     audit.record("assessment.judge", actor=by, obj=assessment, case_id=assessment.case_id,
                  details={"criterion": criterion, "decision": decision, "note": note.strip()})
     return judgement
+
+
+# Out of date -------------------------------------------------------------------------------------
+
+def _results(criteria: Iterable[engine.Criterion]) -> dict[str, str]:
+    return {c.code: c.result for c in criteria}
+
+
+def out_of_date(assessment: Assessment, *, today: dt.date | None = None) -> str | None:
+    """Why the assessment no longer holds for the applicant as recorded now, or None while it does.
+
+    It no longer holds when its snapshot of the inputs differs from what `inputs_for` gives now (a degree
+    deleted or changed, another date of birth, an institution verified, judged or renamed), or when the
+    application date is no longer the one it was made for and some criterion would come out differently
+    on the new date (the planned date moved past a birthday)."""
+    case = assessment.case
+    inputs = inputs_for(case)
+    if _jsonable(asdict(inputs)) != assessment.inputs:
+        return "the applicant's date of birth, degrees, positions or their institutions have changed since."
+    on = application_date(case, today)
+    rules = rule_sets().get(assessment.rule_set_id)
+    if on != assessment.assessed_on and rules is not None:
+        if _results(engine.assess(inputs, rules, on).criteria) != _results(criteria_of(assessment)):
+            return (f"it was made for an application on {assessment.assessed_on.isoformat()}; on "
+                    f"{on.isoformat()} the result differs.")
+    return None
+
+
+def refresh_out_of_date(cases: Iterable[Case]) -> None:
+    """Set each case's out-of-date flag to what `out_of_date` finds now, for the dashboard.
+
+    Every operation that changes what assessments rest on calls this for the cases concerned once its
+    change is made. The flag is written without touching the case's version or update time: a change of
+    an applicant's records is no edit of the case, and must not turn a save of the case form into a
+    conflict."""
+    db.session.flush()
+    flags: dict[bool, list[int]] = {True: [], False: []}
+    for case in cases:
+        if case.deleted_at is not None:
+            continue
+        assessment = latest(case)
+        flags[assessment is not None and out_of_date(assessment) is not None].append(case.id)
+    for flag, ids in flags.items():
+        if ids:
+            db.session.execute(update(Case).where(Case.id.in_(ids), Case.assessment_out_of_date.is_not(flag))
+                               .values(assessment_out_of_date=flag, updated_at=Case.updated_at)
+                               .execution_options(synchronize_session="fetch"))
+
+
+def cases_resting_on(institution_ids: Iterable[int]) -> list[Case]:
+    """The cases whose applicant has a degree or position at one of these institutions."""
+    ids = list(institution_ids)
+    if not ids:
+        return []
+    applicants = union(select(Education.applicant_id).where(Education.institution_id.in_(ids)),
+                       select(Position.applicant_id).where(Position.institution_id.in_(ids)))
+    return list(db.session.scalars(select(Case).where(Case.applicant_id.in_(applicants),
+                                                      Case.deleted_at.is_(None)).order_by(Case.id)))
 
 
 def latest(case: Case) -> Assessment | None:

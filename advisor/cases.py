@@ -27,7 +27,7 @@ from models import (
     utcnow,
 )
 
-from . import audit, consulates, countries, documents
+from . import assessments, audit, consulates, countries, documents
 from .applicants import applicant_matches, order_by
 from .dbutil import insert_ignore
 from .eligibility import ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE
@@ -115,6 +115,8 @@ def update_case(case: Case, data: CaseData, *, version: int, by: User) -> None:
         audit.record("case.update", actor=by, obj=case, case_id=case.id, details=diff)
     if "pathway" in diff or "consulate_code" in diff:
         documents.sync_checklist(case, by=by)
+    if "planned_submission_on" in diff:  # the application date, on which the age window applies
+        assessments.refresh_out_of_date([case])
 
 
 def reassign_case(case: Case, advisor: User, *, version: int, by: User) -> None:

@@ -67,7 +67,7 @@ class Dashboard:
     recent: list[Case]
     deadlines: Section[Task]
     passports: Section[Case]
-    superseded: Section[Case]
+    superseded: Section[Case]  # assessed under superseded rules, or no longer matching the records
     idle: Section[Case]
     reviews: Section[CaseDocument]  # uploads waiting for review
     overdue: Section[CaseDocument]  # documents requested (or asked for again) and not received by their due date
@@ -99,8 +99,11 @@ def _passport_expiring(latest_planned: dt.date | None) -> ColumnElement[bool]:
 
 
 def _superseded(rule_set_id: str) -> ColumnElement[bool]:
-    # Two ranges rather than "!=", so the rule_set_id index can serve it.
-    return or_(Case.rule_set_id < rule_set_id, Case.rule_set_id > rule_set_id)
+    """Assessed under another rule set, or out of date (the flag the evidence-changing operations keep).
+
+    Two ranges rather than "!=", so the rule_set_id index can serve them, and the flag its own index."""
+    return or_(Case.rule_set_id < rule_set_id, Case.rule_set_id > rule_set_id,
+               Case.assessment_out_of_date == true())  # "= true": PostgreSQL indexes "=", not "IS"
 
 
 def _idle(since: dt.datetime) -> ColumnElement[bool]:

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select
 
 from models import Institution, User, db
 
-from . import audit, countries
+from . import assessments, audit, countries
 from .errors import Conflict, DomainError
 
 TRUE_WORDS = {"true", "yes", "y", "1"}
@@ -160,6 +160,7 @@ def save(institution: Institution | None, data: InstitutionData, *, by: User,
         audit.record("institution.create", actor=by, obj=institution, details=audit.snapshot(institution))
     elif details:
         audit.record("institution.update", actor=by, obj=institution, details=details)
+        assessments.refresh_out_of_date(assessments.cases_resting_on([institution.id]))
     return institution
 
 
@@ -291,6 +292,7 @@ def import_csv(text: str, *, by: User | None) -> ImportReport:
     rows = _read_rows(text, report)
     if report.errors:
         return report
+    changed = []
     for _line, data in rows:
         institution = _same_name(data.name, data.country)
         creating = institution is None
@@ -306,9 +308,11 @@ def import_csv(text: str, *, by: User | None) -> ImportReport:
             audit.record("institution.create", actor=by, obj=institution, details=audit.snapshot(institution))
         elif details:
             report.updated += 1
+            changed.append(institution.id)
             audit.record("institution.update", actor=by, obj=institution, details=details)
         else:
             report.unchanged += 1
+    assessments.refresh_out_of_date(assessments.cases_resting_on(changed))
     if report.created or report.updated:
         audit.record("institution.import", actor=by, details={"created": report.created, "updated": report.updated,
                                                               "unchanged": report.unchanged})

@@ -41,6 +41,7 @@ def problems(case: Case, *, today: dt.date | None = None, packets: bool = True,
     `submission=True` also asks for a final packet of the case as it is now, which submitting needs."""
     found: list[Problem] = []
     applicant = case.applicant
+    today = today or dates.today()
     eligibility = ("eligibility.case", {"case_id": case.id})
     latest = assessments.latest(case)
     if latest is None:
@@ -50,6 +51,9 @@ def problems(case: Case, *, today: dt.date | None = None, packets: bool = True,
             "superseded_rules",
             f"Eligibility was assessed under {latest.rule_set_id}; the rules in force are now "
             f"{assessments.current_rule_set().id}. Re-run the assessment.", *eligibility))
+    elif (why := assessments.out_of_date(latest, today=today)) is not None:
+        found.append(Problem("assessment_out_of_date", f"The eligibility assessment is out of date: {why} "
+                             "Re-run the assessment.", *eligibility))
     else:
         outcome = assessments.final_outcome(latest)
         if outcome == engine.NOT_ELIGIBLE:
@@ -62,7 +66,6 @@ def problems(case: Case, *, today: dt.date | None = None, packets: bool = True,
                                  *eligibility))
     lines = documents.lines_of(case)
     found.extend(document_problems(case, lines))
-    today = today or dates.today()
     planned = case.planned_submission_on
     if planned is None:
         found.append(Problem("no_submission_date", "Set the planned submission date: the passport check "

@@ -46,6 +46,13 @@ def _check_position(data: PositionData) -> None:
         raise DomainError("A position cannot end before it starts.")
 
 
+def _refresh(applicant: Applicant) -> None:
+    """A record changed: the applicant's assessments may no longer match it."""
+    from . import assessments  # assessments reads records through this module
+
+    assessments.refresh_out_of_date(applicant.cases)
+
+
 def _case_ids(applicant: Applicant) -> list[int]:
     return [case.id for case in applicant.cases if case.deleted_at is None]
 
@@ -69,6 +76,7 @@ def _add(record: Education | Position, applicant: Applicant, data: EducationData
     db.session.add(record)
     db.session.flush()
     _record(f"{_kind(record)}.create", record, applicant, by, audit.snapshot(record))
+    _refresh(applicant)
 
 
 def _update(record: Education | Position, data: EducationData | PositionData, version: int, by: User) -> None:
@@ -79,11 +87,14 @@ def _update(record: Education | Position, data: EducationData | PositionData, ve
     diff = audit.changes(record)
     if diff:
         _record(f"{_kind(record)}.update", record, record.applicant, by, diff)
+        _refresh(record.applicant)
 
 
 def _delete(record: Education | Position, by: User) -> None:
-    _record(f"{_kind(record)}.delete", record, record.applicant, by, audit.snapshot(record))
+    applicant = record.applicant
+    _record(f"{_kind(record)}.delete", record, applicant, by, audit.snapshot(record))
     db.session.delete(record)
+    _refresh(applicant)
 
 
 def _kind(record: Education | Position) -> str:

@@ -89,6 +89,7 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
                            status_form=status_form, transitions=workflow.timeline(case),
                            assessment=latest, final=assessments.final_outcome(latest) if latest else None,
                            superseded=assessments.is_superseded(latest) if latest else False,
+                           out_of_date=assessments.out_of_date(latest) if latest else None,
                            consulate=consulates.get(case.consulate_code), history=audit.case_history(case.id),
                            tasks=tasks.open_and_recent(case), documents=documents.completeness(lines),
                            titles={line.id: documents.requirement_of(line).title for line in lines})

@@ -36,6 +36,8 @@ def _page(case_id: int, assessment: Assessment | None):  # type: ignore[no-untyp
         judgements={j.criterion: j for j in shown.judgements} if shown else {},
         final=assessments.final_outcome(shown) if shown else None,
         superseded=assessments.is_superseded(shown) if shown else False,
+        out_of_date=assessments.out_of_date(shown) if shown and shown is latest else None,
+        for_planned_date=shown is not None and shown.assessed_on > shown.created_at.date(),
         history=assessments.history(case), current=assessments.current_rule_set(),
         rule_set=assessments.rule_sets().get(shown.rule_set_id) if shown else None,
         judgement_form=JudgementForm(), action_form=ActionForm(),

@@ -3,7 +3,8 @@
 Pure Python: it imports neither Flask nor SQLAlchemy, so it is tested directly and runs anywhere.
 
 Criteria, each with pass / fail / unknown, a reason in plain words, the status of the rule it applies
-(official, reported or assumed) and the evidence it rests on:
+(official, reported or assumed) and the evidence it rests on; a criterion that passes also carries its
+`statement`, the fact as the practice asserts it to the consulate, without the rule's status:
 
 - ``age``: age in whole years on the assessment date within the window (birthdays exact; someone born
   on 29 February turns a year older on 1 March in common years);
@@ -82,6 +83,7 @@ class Criterion:
     status: str
     evidence: tuple[str, ...] = ()
     documents: tuple[str, ...] = ()  # checklist items that prove it, for the packet
+    statement: str = ""  # for a pass: what the packet asserts, in words fit for the consulate
 
     @property
     def title(self) -> str:
@@ -186,8 +188,10 @@ def _age_criterion(born: dt.date | None, rules: RuleSet, on: dt.date) -> Criteri
     reason = (f"Aged {years} on {on.isoformat()}; the window is {window} ({rule.status})."
               if inside else
               f"Aged {years} on {on.isoformat()}, outside the window {window} ({rule.status}).")
+    statement = (f"Born on {born.isoformat()}, the applicant is aged {years} on {on.isoformat()}, within the "
+                 f"age window of {rule.min} to {rule.max}.")
     return _criterion("age", PASS if inside else FAIL, reason, rule, evidence=(f"born on {born.isoformat()}",),
-                      documents=("passport",))
+                      documents=("passport",), statement=statement if inside else "")
 
 
 def _degree_candidate(education: Education, rules: RuleSet, on: dt.date) -> _Candidate:
@@ -206,7 +210,9 @@ def _degree_candidate(education: Education, rules: RuleSet, on: dt.date) -> _Can
     else:
         qualification = _criterion("qualification", PASS,
                                    f"{label}: at or above the minimum, a {rule.level}'s degree.",
-                                   rule, evidence=evidence, documents=("degree_certificate", "transcript"))
+                                   rule, evidence=evidence, documents=("degree_certificate", "transcript"),
+                                   statement=f"{label}, awarded on {education.awarded_on.isoformat()}: at or "
+                                             f"above a {rule.level}'s degree.")
     return _Candidate(
         pathway="degree", ref=education.ref, level_index=level_index,
         criteria=(qualification,
@@ -221,7 +227,8 @@ def _position_candidate(position: Position, rules: RuleSet, on: dt.date) -> _Can
     label = _position_label(position)
     evidence = (label,)
     qualification = _criterion("qualification", PASS, f"{label}: a current {position.role} position.",
-                               rule, evidence=evidence, documents=("proof_of_research",))
+                               rule, evidence=evidence, documents=("proof_of_research",),
+                               statement=f"{label}: a current {position.role} position.")
     return _Candidate(
         pathway="teaching_research", ref=position.ref,
         criteria=(qualification,
@@ -253,7 +260,8 @@ def _field_criterion(code: str | None, name: str, rules: RuleSet, evidence: tupl
     described = f"{name} ({code})" if name else code
     if rule.matches(code):
         return _criterion("stem_field", PASS, f"{described} is a STEM field in this rule set ({rule.status}).",
-                          rule, evidence=evidence, documents=documents)
+                          rule, evidence=evidence, documents=documents,
+                          statement=f"{described} is a field of science, technology, engineering or mathematics.")
     return _criterion("stem_field", FAIL,
                       f"{described} is not among the STEM fields of this rule set ({rule.status}).",
                       rule, evidence=evidence, documents=documents)
@@ -275,26 +283,30 @@ def _institution_criterion(institution: Institution | None, rules: RuleSet, evid
         reason = (f"{name} ranks {institution.rank}, {'within' if inside else 'beyond'} the threshold of "
                   f"{rule.rank_threshold} ({rule.status}).")
         return _criterion("renowned_institution", PASS if inside else FAIL, reason, rule,
-                          evidence=evidence, documents=documents)
+                          evidence=evidence, documents=documents,
+                          statement=f"{name} ranks {institution.rank}, within the top {rule.rank_threshold}."
+                          if inside else "")
     if institution.renowned is None:
         return _criterion("renowned_institution", UNKNOWN,
                           f"The registry has no judgement on {name} yet; judge it yourself.", rule,
                           evidence=evidence, documents=documents)
     if institution.renowned:
         return _criterion("renowned_institution", PASS, f"{name} is renowned according to the registry "
-                          f"({rule.status}).", rule, evidence=evidence, documents=documents)
+                          f"({rule.status}).", rule, evidence=evidence, documents=documents,
+                          statement=f"{name} is a renowned university or research institution.")
     return _criterion("renowned_institution", FAIL, f"{name} is not renowned according to the registry "
                       f"({rule.status}).", rule, evidence=evidence, documents=documents)
 
 
 def _no_sponsor(rules: RuleSet) -> Criterion:
-    return _criterion("no_sponsor", PASS, "The K visa needs no employer or inviting entity.", rules.no_sponsor)
+    return _criterion("no_sponsor", PASS, "The K visa needs no employer or inviting entity.", rules.no_sponsor,
+                      statement="The K visa needs no employer or inviting entity.")
 
 
 def _criterion(code: str, result: str, reason: str, rule: Parameter, *, evidence: tuple[str, ...] = (),
-               documents: tuple[str, ...] = ()) -> Criterion:
+               documents: tuple[str, ...] = (), statement: str = "") -> Criterion:
     return Criterion(code=code, result=result, reason=reason, status=rule.status, evidence=evidence,
-                     documents=documents)
+                     documents=documents, statement=statement)
 
 
 def _is_current(position: Position, on: dt.date) -> bool:
