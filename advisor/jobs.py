@@ -65,12 +65,12 @@ def _queue(url: str) -> Any:
     return Queue(QUEUE, connection=Redis.from_url(url))
 
 
-def enqueue_final(case_id: int, user_id: int, cover_letter: str) -> str:
+def enqueue_final(case_id: int, user_id: int, cover_letter: str, *, eligibility_page: bool = True) -> str:
     """Queue a final export; the job's id is what the progress page asks about."""
     from rq import Retry
 
     job = _queue(current_app.config["REDIS_URL"]).enqueue(
-        run_final, case_id, user_id, cover_letter, job_timeout=JOB_TIMEOUT, result_ttl=24 * 3600,
+        run_final, case_id, user_id, cover_letter, eligibility_page, job_timeout=JOB_TIMEOUT, result_ttl=24 * 3600,
         failure_ttl=24 * 3600, retry=Retry(max=RETRIES),
         meta={"case_id": case_id, "progress": "Waiting for a worker",
               "queued_at": dt.datetime.now(dt.UTC).isoformat()})
@@ -162,8 +162,9 @@ def _recorded_by_an_earlier_attempt(job: Any, case: Any, by: Any, cover_letter: 
     return packets.recorded_since(case, dt.datetime.fromisoformat(queued_at), by=by, cover_letter=cover_letter)
 
 
-def run_final(case_id: int, user_id: int, cover_letter: str) -> int | None:
-    """The job: export a final packet in the worker, reporting progress in the job's meta."""
+def run_final(case_id: int, user_id: int, cover_letter: str, eligibility_page: bool = True) -> int | None:
+    """The job: export a final packet in the worker, reporting progress in the job's meta. (Jobs queued
+    before the eligibility page became optional have no `eligibility_page`: they keep it.)"""
     from rq import get_current_job
 
     from models import Case, User, db
@@ -195,9 +196,11 @@ def run_final(case_id: int, user_id: int, cover_letter: str) -> int | None:
             report("Done", packet_id=earlier.id)
             return earlier.id
         try:
-            built, state = packets.build_final(case, cover_letter=cover_letter, progress=report)
+            built, state = packets.build_final(case, cover_letter=cover_letter, eligibility_page=eligibility_page,
+                                               progress=report)
             db.session.commit()
-            packet = packets.record_final(case, built, state, by=by, cover_letter=cover_letter, progress=report)
+            packet = packets.record_final(case, built, state, by=by, cover_letter=cover_letter,
+                                          eligibility_page=eligibility_page, progress=report)
             db.session.commit()
         except (DomainError, PacketError, MissingFile) as problem:
             db.session.rollback()

@@ -3,6 +3,11 @@
 A final is stored immutably through the storage backend with its SHA-256, size, page count and manifest,
 and remembers the fingerprint of the case it was built from; when the case changes afterwards, the packet is
 stale and the case cannot be submitted until a new final is exported.
+
+The eligibility page states each criterion as the practice asserts it to the consulate: met, with its evidence
+and exhibits, and where the advisor's judgement settled it, the judgement's note as the reasoning. The engine's
+own doubts (unknown results, rule statuses) stay on the advisor's pages. The advisor may leave the page out;
+the final's manifest records whether it is in.
 """
 from __future__ import annotations
 
@@ -10,14 +15,16 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import func, select
 
-from models import Case, CaseDocument, DocumentFile, DocumentState, Packet, User, db, utcnow
+from models import Assessment, Case, CaseDocument, DocumentFile, DocumentState, Packet, User, db, utcnow
 
 from . import assessments, audit, consulates, dates, documents, filestore, records
+from . import eligibility as engine
 from .errors import DomainError
 from .packet_pdf import Built, Exhibit, Meta, Placed, build
 
@@ -82,15 +89,45 @@ def _exhibits(case: Case) -> list[Exhibit]:
     return found
 
 
-def _html_for(case: Case, *, draft: bool, cover_letter: str):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class Asserted:
+    """One criterion as the packet states it."""
+
+    title: str
+    state: str  # "met", "not_met", or "open" (a draft of a case whose assessment is not settled yet)
+    statement: str  # the fact asserted, for a criterion the rules settled
+    reasoning: str  # the advisor's note, for a criterion a judgement settled
+    evidence: tuple[str, ...]
+    documents: tuple[str, ...]
+
+
+def asserted_criteria(assessment: Assessment) -> list[Asserted]:
+    """The criteria of an assessment as the practice asserts them: settled by the rules (the statement) or
+    by the advisor's judgement (its note), never the engine's unknowns or its rules' statuses."""
+    judgements = {j.criterion: j for j in assessment.judgements}
+    rows = []
+    for criterion in assessments.criteria_of(assessment):
+        judgement = judgements.get(criterion.code) if criterion.needs_judgement else None
+        decided = judgement.decision if judgement else None if criterion.needs_judgement else criterion.result
+        state = {engine.PASS: "met", engine.FAIL: "not_met"}.get(decided or "", "open")
+        statement = ""
+        if state == "met" and judgement is None:
+            # Snapshots made before statements existed: the evidence alone, which names no rule status.
+            statement = criterion.statement or "; ".join(criterion.evidence) or criterion.title
+        rows.append(Asserted(title=criterion.title, state=state, statement=statement,
+                             reasoning=judgement.note if judgement else "", evidence=criterion.evidence,
+                             documents=criterion.documents))
+    return rows
+
+
+def _html_for(case: Case, *, draft: bool, cover_letter: str, eligibility_page: bool):  # type: ignore[no-untyped-def]
     applicant = case.applicant
     latest = assessments.latest(case)
     context = dict(
         case=case, applicant=applicant, draft=draft, cover_letter=cover_letter.strip(),
         consulate=consulates.get(case.consulate_code), practice=current_app.config["PRACTICE_NAME"],
-        today=dates.today(), assessment=latest,
-        criteria=assessments.criteria_of(latest) if latest else (),
-        judgements={j.criterion: j for j in latest.judgements} if latest else {},
+        today=dates.today(), assessment=latest, eligibility_page=eligibility_page,
+        asserted=asserted_criteria(latest) if latest else [],
         final=assessments.final_outcome(latest) if latest else None,
         education=records.education_of(applicant), positions=records.positions_of(applicant),
     )
@@ -112,31 +149,34 @@ def _quiet(step: str, **extra: Any) -> None:
     pass
 
 
-def build_packet(case: Case, *, draft: bool, cover_letter: str = "", progress: Progress = _quiet) -> Built:
-    """The packet PDF of the case as it is now (nothing stored)."""
+def build_packet(case: Case, *, draft: bool, cover_letter: str = "", eligibility_page: bool = True,
+                 progress: Progress = _quiet) -> Built:
+    """The packet PDF of the case as it is now (nothing stored); `eligibility_page=False` leaves that page out."""
     progress("Collecting the accepted documents")
     exhibits = _exhibits(case)
     meta = Meta(reference=case.reference, title=f"{case.reference} K visa submission packet",
                 author=f"{case.advisor.name}, {current_app.config['PRACTICE_NAME']}",
                 subject=f"K visa application of {case.applicant.full_name}", created_at=utcnow(), draft=draft)
     # Cover, index, applicant, eligibility: one page each, plus the cover letter; a long index re-renders.
-    estimate = 4 + (1 if cover_letter.strip() else 0) + max(0, len(exhibits) - 20) // 30
-    return build(_html_for(case, draft=draft, cover_letter=cover_letter), render_template("packets/packet.css"),
-                 exhibits, meta, estimate=estimate, progress=progress)
+    estimate = (3 + (1 if eligibility_page else 0) + (1 if cover_letter.strip() else 0)
+                + max(0, len(exhibits) - 20) // 30)
+    return build(_html_for(case, draft=draft, cover_letter=cover_letter, eligibility_page=eligibility_page),
+                 render_template("packets/packet.css"), exhibits, meta, estimate=estimate, progress=progress)
 
 
-def export_draft(case: Case, *, by: User, cover_letter: str = "") -> Built:
-    built = build_packet(case, draft=True, cover_letter=cover_letter)
-    record_draft(case, built, by=by)
+def export_draft(case: Case, *, by: User, cover_letter: str = "", eligibility_page: bool = True) -> Built:
+    built = build_packet(case, draft=True, cover_letter=cover_letter, eligibility_page=eligibility_page)
+    record_draft(case, built, by=by, eligibility_page=eligibility_page)
     return built
 
 
-def record_draft(case: Case, built: Built, *, by: User | None) -> None:
+def record_draft(case: Case, built: Built, *, by: User | None, eligibility_page: bool = True) -> None:
     audit.record("packet.draft", actor=by, obj=case, case_id=case.id,
-                 details={"pages": built.page_count, "sha256": built.sha256})
+                 details={"pages": built.page_count, "sha256": built.sha256, "eligibility_page": eligibility_page})
 
 
-def build_final(case: Case, *, cover_letter: str = "", progress: Progress = _quiet) -> tuple[Built, str]:
+def build_final(case: Case, *, cover_letter: str = "", eligibility_page: bool = True,
+                progress: Progress = _quiet) -> tuple[Built, str]:
     """A final packet of the case as it is now, and the fingerprint of that state; refused (NotReady) while
     the readiness check finds problems. Only reads: a view runs it in a read-only transaction."""
     from . import readiness
@@ -145,29 +185,35 @@ def build_final(case: Case, *, cover_letter: str = "", progress: Progress = _qui
     if problems:
         raise NotReady(problems)
     state = fingerprint(case)
-    return build_packet(case, draft=False, cover_letter=cover_letter, progress=progress), state
+    return build_packet(case, draft=False, cover_letter=cover_letter, eligibility_page=eligibility_page,
+                        progress=progress), state
 
 
 def record_final(case: Case, built: Built, state: str, *, by: User | None, cover_letter: str = "",
-                 progress: Progress = _quiet) -> Packet:
+                 eligibility_page: bool = True, progress: Progress = _quiet) -> Packet:
     """Store a built final immutably and list it on the case. `state` is the fingerprint it was built from:
-    should the case have changed since, the packet shows as stale at once."""
+    should the case have changed since, the packet shows as stale at once. The manifest records whether the
+    eligibility page is in."""
     progress("Storing the packet")
     number = (db.session.scalar(select(func.max(Packet.number)).where(Packet.case_id == case.id)) or 0) + 1
     packet = Packet(case_id=case.id, number=number, storage_key=filestore.write("packets", built.pdf),
                     sha256=built.sha256, size=len(built.pdf), page_count=built.page_count, fingerprint=state,
-                    manifest=built.manifest(), cover_letter=cover_letter.strip(), created_by_id=by.id if by else None)
+                    manifest={**built.manifest(), "eligibility_page": eligibility_page},
+                    cover_letter=cover_letter.strip(), created_by_id=by.id if by else None)
     db.session.add(packet)
     db.session.flush()
     audit.record("packet.final", actor=by, obj=packet, case_id=case.id,
-                 details={"number": number, "pages": built.page_count, "size": packet.size, "sha256": built.sha256})
+                 details={"number": number, "pages": built.page_count, "size": packet.size, "sha256": built.sha256,
+                          "eligibility_page": eligibility_page})
     return packet
 
 
-def export_final(case: Case, *, by: User | None, cover_letter: str = "", progress: Progress = _quiet) -> Packet:
+def export_final(case: Case, *, by: User | None, cover_letter: str = "", eligibility_page: bool = True,
+                 progress: Progress = _quiet) -> Packet:
     """Build, store and record a final packet in one go (the command line; views split the two)."""
-    built, state = build_final(case, cover_letter=cover_letter, progress=progress)
-    return record_final(case, built, state, by=by, cover_letter=cover_letter, progress=progress)
+    built, state = build_final(case, cover_letter=cover_letter, eligibility_page=eligibility_page, progress=progress)
+    return record_final(case, built, state, by=by, cover_letter=cover_letter, eligibility_page=eligibility_page,
+                        progress=progress)
 
 
 def packets_of(case: Case) -> list[Packet]:

@@ -572,7 +572,7 @@ def test_bookmarks_lead_to_the_front_sections_and_to_each_exhibit(make_packet_ca
         exhibits = [(item.title, target(item)) for item in top[1:]]
     # The front sections, each at the page whose text starts with its heading.
     assert [title for title, _ in sections] == ["Visa application packet 签证申请材料", "Exhibit index 材料目录",
-                                                "Applicant 申请人信息", "Eligibility 资格评估", "Cover letter 说明信"]
+                                                "Applicant 申请人信息", "Eligibility statement 资格声明", "Cover letter 说明信"]
     assert all(texts[page].startswith(title) for title, page in sections)
     assert [page for _, page in sections] == list(range(built.front_pages)) and built.front_pages == 5
     # One bookmark per exhibit, opening the page stamped as the exhibit's first.

@@ -47,13 +47,14 @@ def draft(case_id: int) -> Response:
     read_only()
     case = get_case_or_404(case_id)
     try:
-        built = packets.build_packet(case, draft=True, cover_letter=form.cover_letter.data or "")
+        built = packets.build_packet(case, draft=True, cover_letter=form.cover_letter.data or "",
+                                     eligibility_page=form.eligibility_page)
     except (DomainError, PacketError, MissingFile) as problem:
         db.session.rollback()
         flash(_why(problem), "error")
         return redirect(url_for("packets.index", case_id=case.id))
     db.session.commit()
-    packets.record_draft(case, built, by=user())
+    packets.record_draft(case, built, by=user(), eligibility_page=form.eligibility_page)
     db.session.commit()
     return send(built.pdf, mimetype="application/pdf", name=f"{case.reference}-draft.pdf")
 
@@ -70,15 +71,17 @@ def final(case_id: int) -> Response:
         if blocking:
             flash(str(packets.NotReady(blocking)), "error")
             return redirect(url_for("packets.index", case_id=case.id))
-        job_id = jobs.enqueue_final(case.id, user().id, form.cover_letter.data or "")
+        job_id = jobs.enqueue_final(case.id, user().id, form.cover_letter.data or "",
+                                    eligibility_page=form.eligibility_page)
         return redirect(url_for("packets.job", case_id=case.id, job_id=job_id))
     cover_letter = form.cover_letter.data or ""
     read_only()
     case = get_case_or_404(case_id)
     try:
-        built, state = packets.build_final(case, cover_letter=cover_letter)
+        built, state = packets.build_final(case, cover_letter=cover_letter, eligibility_page=form.eligibility_page)
         db.session.commit()
-        packet = packets.record_final(case, built, state, by=user(), cover_letter=cover_letter)
+        packet = packets.record_final(case, built, state, by=user(), cover_letter=cover_letter,
+                                      eligibility_page=form.eligibility_page)
         db.session.commit()
     except (DomainError, PacketError, MissingFile) as problem:
         db.session.rollback()
