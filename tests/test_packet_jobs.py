@@ -19,7 +19,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select, text
 
-from advisor import assessments, jobs
+from advisor import assessments, jobs, packet_pdf
 from models import Packet, db
 
 from .conftest import settle_documents
@@ -119,6 +119,20 @@ def test_a_final_export_is_queued_then_done_by_the_worker(client, auth, advisor,
     packet = db.session.scalar(select(Packet).where(Packet.case_id == ready_case.id))
     download = client.get(f"/cases/{ready_case.id}/packets/{packet.id}")
     assert download.status_code == 200 and download.data.startswith(b"%PDF")
+
+
+def test_the_worker_leaves_the_eligibility_page_out_when_asked(client, auth, advisor, ready_case, queue,
+                                                             worker_uses_test_app):
+    auth.login(advisor.email)
+    job_id_of(client.post(f"/cases/{ready_case.id}/packets/final", data={"leave_out_eligibility": "y"}))
+    db.session.commit()
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    db.session.expire_all()
+    packet = db.session.scalar(select(Packet).where(Packet.case_id == ready_case.id))
+    assert packet.manifest["eligibility_page"] is False and packet.page_count == 3
+    download = client.get(f"/cases/{ready_case.id}/packets/{packet.id}")
+    assert download.mimetype == "application/pdf"
+    assert not any("Eligibility statement" in text for text in packet_pdf.page_texts(download.data))
 
 
 def test_a_case_that_is_not_ready_is_refused_before_queueing(client, auth, advisor, make_case, queue):

@@ -36,6 +36,7 @@ from advisor import (
     records,
     workflow,
 )
+from advisor import eligibility as engine
 from advisor.database import READ_ONLY_OPTION
 from advisor.packet_pdf import Exhibit, Meta
 from models import Case, CaseStatus, DegreeLevel, Packet, db
@@ -572,7 +573,8 @@ def test_bookmarks_lead_to_the_front_sections_and_to_each_exhibit(make_packet_ca
         exhibits = [(item.title, target(item)) for item in top[1:]]
     # The front sections, each at the page whose text starts with its heading.
     assert [title for title, _ in sections] == ["Visa application packet 签证申请材料", "Exhibit index 材料目录",
-                                                "Applicant 申请人信息", "Eligibility statement 资格声明", "Cover letter 说明信"]
+                                                "Applicant 申请人信息", "Eligibility statement 资格声明",
+                                                "Cover letter 说明信"]
     assert all(texts[page].startswith(title) for title, page in sections)
     assert [page for _, page in sections] == list(range(built.front_pages)) and built.front_pages == 5
     # One bookmark per exhibit, opening the page stamped as the exhibit's first.
@@ -972,3 +974,113 @@ def test_packets_are_built_in_a_read_only_transaction(client, auth, advisor, mak
     assert response.status_code == (200 if route == "draft" else 302)
     assert modes == [True]
     assert packet_count(case) == (0 if route == "draft" else 1)
+
+
+# 9. The eligibility page states what the practice asserts ---------------------------------------------------
+
+DOUBTS = re.compile(r"unknown|judge|assumed|reported", re.IGNORECASE)  # the engine's words, not the practice's
+REASONING = "Top-50 in physics per the 2026 subject ranking"
+
+
+@pytest.fixture
+def make_settled_case(make_case, advisor, admin):  # type: ignore[no-untyped-def]
+    """A ready case (documents waived) whose institution the registry has not judged as renowned, so the
+    assessment had an unknown, settled by the advisor's judgement; its other rules are reported or assumed."""
+    def make(*, judged=True):  # type: ignore[no-untyped-def]
+        institution = institutions.save(None, institutions.InstitutionData(
+            name="Institut Obscur", country="CH", aliases=[], rank=None, renowned=None, source=""), by=admin)
+        case = make_case(advisor)
+        give_degree(case, institution, advisor)
+        assessment = assessments.run(case, by=advisor)
+        if judged:
+            assessments.judge(assessment, "renowned_institution", "pass", REASONING, by=advisor)
+        settle_documents(case, advisor)
+        db.session.commit()
+        return case
+
+    return make
+
+
+def eligibility_page(built) -> str:  # type: ignore[no-untyped-def]
+    """The front page whose text starts with the eligibility heading ("" when there is none)."""
+    texts = packet_pdf.page_texts(built.pdf)[:built.front_pages]
+    return next((page for page in texts if page.startswith("Eligibility statement")), "")
+
+
+def test_the_eligibility_page_states_each_criterion_met_and_none_of_the_engines_doubts(make_settled_case):
+    case = make_settled_case()
+    assessment = assessments.latest(case)
+    criteria = assessments.criteria_of(assessment)
+    # What the advisor's pages show and the consulate must not read: an unknown, reported and assumed rules.
+    assert "unknown" in {c.result for c in criteria} and {"reported", "assumed"} <= {c.status for c in criteria}
+    assert any("judge it yourself" in c.reason for c in criteria)
+    assert codes(case, packets=False) == []
+
+    built, _ = packets.build_final(case)
+    texts = packet_pdf.page_texts(built.pdf)
+    assert DOUBTS.findall(" ".join(texts)) == []
+    page = eligibility_page(built)
+    assert squashed(page).count("Met符合") == len(criteria) == 5 and "Not met" not in page
+    born, on = case.applicant.born_on, assessment.assessed_on
+    expected = [
+        f"Born on {born.isoformat()}, the applicant is aged {engine.age_on(born, on)} on {on.isoformat()}, within "
+        "the age window of 18 to 45.",
+        "Master in Physics at Institut Obscur, awarded on 2015-06-30: at or above a bachelor's degree.",
+        "Physics (0533) is a field of science, technology, engineering or mathematics.",
+        f"Master in Physics at Institut Obscur Reasoning: {REASONING}",  # the judgement, as the reasoning
+        "The K visa needs no employer or inviting entity.",
+        f"meets every criterion of the K visa for young foreign science and technology talent on the date of "
+        f"application, {on.isoformat()}.",
+    ]
+    for sentence in expected:
+        assert squashed(sentence) in squashed(page), sentence
+
+
+def test_the_eligibility_page_names_the_exhibits_each_criterion_rests_on(make_packet_case):
+    case = make_packet_case()
+    built = packets.build_packet(case, draft=False)
+    numbers = {item.exhibit.code: item.number for item in built.placed}
+    page = squashed(eligibility_page(built))
+    # Each row reads criterion, "Met", statement, exhibits: the exhibit numbers follow the statement.
+    assert f"withintheagewindowof18to45.{numbers['passport']}Degree" in page
+    assert f"engineeringormathematics.{numbers['degree_certificate']}Renowned" in page
+    assert "invitingentity.—" in page  # no document proves it
+
+
+def test_a_draft_of_an_unsettled_case_says_so_without_the_engines_doubts(make_settled_case):
+    case = make_settled_case(judged=False)
+    assert "needs_review" in codes(case, packets=False)
+    built = packets.build_packet(case, draft=True)
+    page = eligibility_page(built)
+    assert "Not settled yet" in page and "Not every criterion is met yet" in page
+    assert DOUBTS.findall(" ".join(packet_pdf.page_texts(built.pdf))) == []
+
+
+def test_the_advisor_may_leave_the_eligibility_page_out(client, auth, make_ready_case, advisor):
+    case = make_ready_case()
+    auth.login(advisor.email)
+    response = client.post(f"/cases/{case.id}/packets/final", data={"leave_out_eligibility": "y"},
+                           follow_redirects=True)
+    assert response.status_code == 200 and b"Final packet 1 exported: 3 pages." in response.data
+    without = packets.latest_final(case)
+    assert without.manifest["eligibility_page"] is False and without.manifest["front_pages"] == 3
+    pdf = client.get(f"/cases/{case.id}/packets/{without.id}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    texts = packet_pdf.page_texts(pdf.data)
+    assert len(texts) == 3 and not any("Eligibility statement" in text for text in texts)
+    with open_pdf(pdf.data).open_outline() as outline:
+        assert [child.title for child in list(outline.root)[0].children] == [
+            "Visa application packet 签证申请材料", "Exhibit index 材料目录", "Applicant 申请人信息"]
+
+    draft = client.post(f"/cases/{case.id}/packets/draft", data={"leave_out_eligibility": "y"})
+    assert draft.status_code == 200 and draft.mimetype == "application/pdf"
+    assert not any("Eligibility statement" in text for text in packet_pdf.page_texts(draft.data))
+
+    # Unticked, the page is in, and the manifest says so.
+    client.post(f"/cases/{case.id}/packets/final", data={})
+    with_page = packets.latest_final(case)
+    assert with_page.number == 2 and with_page.manifest["eligibility_page"] is True
+    assert any(text.startswith("Eligibility statement")
+               for text in packet_pdf.page_texts(filestore.current().get(with_page.storage_key)))
+    page = BeautifulSoup(client.get(f"/cases/{case.id}/packets").data, "html.parser")
+    assert page.select_one("input[type=checkbox][name=leave_out_eligibility]") is not None
