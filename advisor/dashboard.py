@@ -101,9 +101,13 @@ def _passport_expiring(latest_planned: dt.date | None) -> ColumnElement[bool]:
 def _superseded(rule_set_id: str) -> ColumnElement[bool]:
     """Assessed under another rule set, or out of date (the flag the evidence-changing operations keep).
 
-    Two ranges rather than "!=", so the rule_set_id index can serve them, and the flag its own index."""
+    Two ranges rather than "!=", so the rule_set_id index can serve them. The flag is asked as "one of the
+    flagged cases", a list its index gives at once: as a plain third condition, SQLite cannot tell that
+    few cases are flagged and reads every open case instead (5 ms for an advisor, 15 ms for the admin at
+    10,000 cases, against 0.3 and 0.5 ms with 20 flagged)."""
+    flagged = aliased(Case)
     return or_(Case.rule_set_id < rule_set_id, Case.rule_set_id > rule_set_id,
-               Case.assessment_out_of_date == true())  # "= true": PostgreSQL indexes "=", not "IS"
+               Case.id.in_(select(flagged.id).where(flagged.assessment_out_of_date == true())))
 
 
 def _idle(since: dt.datetime) -> ColumnElement[bool]:

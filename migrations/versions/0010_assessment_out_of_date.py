@@ -23,13 +23,10 @@ def upgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('assessment_out_of_date', sa.Boolean(), server_default=sa.false(),
                                       nullable=False))
-        batch_op.create_index('ix_cases_advisor_id_assessment_out_of_date', ['advisor_id', 'assessment_out_of_date'],
-                              unique=False)
         batch_op.create_index('ix_cases_assessment_out_of_date', ['assessment_out_of_date'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_assessment_out_of_date')
-        batch_op.drop_index('ix_cases_advisor_id_assessment_out_of_date')
         batch_op.drop_column('assessment_out_of_date')
