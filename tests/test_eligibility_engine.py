@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import calendar
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +45,7 @@ RANK_RULES = replace(RULES, renowned_institution=replace(RULES.renowned_institut
                                                          rank_threshold=500))
 
 CODES = ("age", "qualification", "stem_field", "renowned_institution", "no_sponsor")
+DOUBTS = re.compile(r"unknown|judge|assumed|reported|official|\?", re.IGNORECASE)
 SEVERITY = {ELIGIBLE: 0, NEEDS_REVIEW: 1, NOT_ELIGIBLE: 2}
 ON = dt.date(2026, 1, 15)
 BORN = dt.date(1995, 6, 15)  # aged 30 on ON
@@ -476,6 +478,23 @@ def test_every_result_is_well_formed(given_inputs: Inputs, rules: RuleSet, on: d
     if not has_candidate:
         assert result.basis == ""
         assert [result.criterion(c).result for c in CODES[1:4]] == [FAIL, FAIL, FAIL]
+
+
+@PROPERTY
+@given(given_inputs=all_inputs(), rules=rule_sets, on=assessment_dates)
+def test_a_passing_criterion_states_its_fact_and_no_rule_status(given_inputs: Inputs, rules: RuleSet,
+                                                               on: dt.date) -> None:
+    """The statement is what a packet tells the consulate: present exactly for a pass, and free of the
+    engine's doubts and its rules' statuses."""
+    for criterion in assess(given_inputs, rules, on).criteria:
+        assert bool(criterion.statement) == (criterion.result == PASS), criterion
+        assert not DOUBTS.search(criterion.statement), criterion.statement
+
+
+def test_the_age_statement_names_the_age_on_the_assessment_date() -> None:
+    age = assess(Inputs(born_on=BORN), RULES, ON).criterion("age")
+    assert age.statement == ("Born on 1995-06-15, the applicant is aged 30 on 2026-01-15, within the age window "
+                             "of 18 to 45.")
 
 
 @PROPERTY
