@@ -412,7 +412,8 @@ def use_the_practice(app: Flask, seed: Seed, revision: str) -> None:
         assert "Intake → Collecting Documents next." in detail and "Book the visa appointment" in detail
     if "assessments" in seed.rows:
         assessed_on = seed.rows["assessments"]["assessed_on"]
-        assert f"assessed on {assessed_on} under {seed.rows['assessments']['rule_set_id']}" in detail
+        assert (f"assessed for an application on {assessed_on} under {seed.rows['assessments']['rule_set_id']}"
+                in detail)
         assert "Judged met by Mei Lin: Seen the certificate." in words(client.get(f"/cases/{case_id}/eligibility"))
 
     # Edit the applicant: the form shows what was stored at the old revision, and the change is searchable.
@@ -426,7 +427,11 @@ def use_the_practice(app: Flask, seed: Seed, revision: str) -> None:
     client.post(f"/cases/{case_id}/eligibility/run")
     eligibility = words(client.get(f"/cases/{case_id}/eligibility"))
     rule_set = fetch(app, lambda: assessments.current_rule_set().id)
-    assert f"Assessed on {today()} under {rule_set} by Mei Lin" in eligibility, eligibility
+    # Made today, for the day the application is made (the planned submission date when later).
+    made_for = fetch(app, lambda: assessments.latest(db.session.get(Case, case_id)).assessed_on)
+    assert made_for == max(today(), fetch(app, lambda: db.session.get(Case, case_id).planned_submission_on))
+    assert f"Made on {today()} for an application on {made_for}" in eligibility, eligibility
+    assert f"under {rule_set} by Mei Lin" in eligibility, eligibility
     assert fetch(app, lambda: db.session.get(Case, case_id).rule_set_id) == rule_set
 
     # Documents: the checklist is completed around the line made at the old revision, a new upload is
