@@ -26,7 +26,12 @@ COLLECTING = (CaseStatus.INTAKE, CaseStatus.COLLECTING, CaseStatus.READY)  # a l
 
 
 class LinkClosed(DomainError):
-    """The link expired or was revoked; the message tells the applicant what to do."""
+    """The link expired or was revoked; the message tells the applicant what to do, in English and in Chinese
+    (`chinese` says the same thing: the applicant may read only one of the two)."""
+
+    def __init__(self, message: str, chinese: str) -> None:
+        super().__init__(message)
+        self.chinese = chinese
 
 
 class TooManyUploads(DomainError):
@@ -75,16 +80,20 @@ def open_link(token: str, *, now: dt.datetime | None = None) -> UploadLink:
     link = find(token)
     if link is None or link.case.deleted_at is not None:
         raise LinkClosed("This link is not valid. Check that you copied the whole address, or ask your advisor "
-                         "for a new link.")
+                         "for a new link.",
+                         "此链接无效。请检查您是否复制了完整的网址，或请您的顾问提供新的链接。")
     now = now or utcnow()
     if link.revoked_at is not None:
         raise LinkClosed("This link has been withdrawn by your advisor. Ask them for a new one if you still "
-                         "need to send documents.")
+                         "need to send documents.",
+                         "此链接已被您的顾问撤销。如您仍需提交材料，请向顾问索取新的链接。")
     if now >= link.expires_at:
-        raise LinkClosed(f"This link expired on {link.expires_at:%d %B %Y}. Ask your advisor for a new one.")
+        raise LinkClosed(f"This link expired on {link.expires_at:%d %B %Y}. Ask your advisor for a new one.",
+                         f"此链接已于{link.expires_at:%Y年%m月%d日}过期。请向您的顾问索取新的链接。")
     if link.case.status not in COLLECTING:
         raise LinkClosed("Your application no longer takes documents through this link: it has been submitted "
-                         "or closed. Ask your advisor if something is still needed.")
+                         "or closed. Ask your advisor if something is still needed.",
+                         "您的申请已提交或已结案，不再通过此链接接收材料。如仍需提供材料，请咨询您的顾问。")
     return link
 
 

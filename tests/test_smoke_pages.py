@@ -4,6 +4,12 @@ from __future__ import annotations
 import pytest
 from bs4 import BeautifulSoup
 
+from advisor import accounts, institutions, upload_links
+from models import db
+
+from .test_access import url as object_url
+from .test_access import with_records
+
 
 def test_login_page_renders(client):
     response = client.get("/auth/login")
@@ -52,3 +58,64 @@ def test_case_page_shows_title_breadcrumbs_and_history_once(client, auth, adviso
     assert html.count("<h2>History</h2>") == 1
     actions = [code.get_text() for code in soup.select(".timeline code")]
     assert actions == ["case.update", "case.create"]
+
+
+# Every page of the URL map is served as HTML -------------------------------------------------------------
+
+# Routes that answer with something other than a page, and what they answer with.
+NOT_PAGES = {
+    "cases.export": "text/csv; charset=utf-8",
+    "documents.download": "application/pdf",
+    "documents.thumbnail": "image/",
+    "institutions.suggest": "application/json",
+    "main.health": "application/json",
+    "packets.download": "application/pdf",
+    "static": "text/css; charset=utf-8",
+}
+# Pages that answer something other than 200 here, still as a page: no background jobs without REDIS_URL.
+NOT_FOUND_HERE = {"packets.job"}
+ANONYMOUS = {"auth.login", "auth.set_password", "upload_links.public"}
+
+
+@pytest.fixture
+def institution(admin):  # type: ignore[no-untyped-def]
+    found = institutions.save(None, institutions.InstitutionData(
+        name="Access Test Institute", country="GB", aliases=[], rank=None, renowned=True, source="Practice list"),
+        by=admin)
+    db.session.commit()
+    return found
+
+
+def test_every_page_route_answers_html(app, client, auth, admin, advisor, make_case, institution):
+    case = with_records(make_case(advisor, chinese_name="李明"), advisor, institution)
+    link_token = upload_links.create_link(case, upload_links.linkable_lines(case)[:1], days=3, message="",
+                                          by=advisor)[1]
+    password_token = accounts.issue_password_link(advisor, by=admin, purpose="reset")
+    db.session.commit()
+    values = {"user_id": advisor.id, "institution_id": institution.id, "token": link_token,
+              "filename": "css/advisor.css"}
+    anonymous = app.test_client()
+    auth.login(admin.email)
+    adapter = app.url_map.bind("advisor.test")
+    walked = set()
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.endpoint):
+        if "GET" not in (rule.methods or ()):
+            continue
+        if rule.arguments & {"case_id", "applicant_id"}:
+            path = object_url(app, rule, case_id=case.id, applicant_id=case.applicant_id)
+        else:
+            arguments = {**values, "token": password_token} if rule.endpoint == "auth.set_password" else values
+            path = adapter.build(rule.endpoint, {name: arguments[name] for name in rule.arguments})
+        if rule.endpoint == "institutions.suggest":
+            path += "?q=Access"
+        response = (anonymous if rule.endpoint in ANONYMOUS else client).get(path)
+        expected_status = 404 if rule.endpoint in NOT_FOUND_HERE else 200
+        assert response.status_code == expected_status, (rule.endpoint, response.status_code, response.data[:500])
+        if rule.endpoint in NOT_PAGES:
+            assert response.content_type.startswith(NOT_PAGES[rule.endpoint]), (rule.endpoint, response.content_type)
+        else:
+            assert response.content_type == "text/html; charset=utf-8", (rule.endpoint, response.content_type)
+            soup = BeautifulSoup(response.data, "html.parser")
+            assert soup.find("body") is not None and soup.find("h1") is not None, rule.endpoint
+        walked.add(rule.endpoint)
+    assert {"upload_links.public", "cases.detail", "admin.users", "eligibility.summary", "documents.letter"} <= walked

@@ -23,7 +23,18 @@ from advisor import cases, checklist, documents, filestore, packet_pdf, upload_l
 from advisor.documents import Incoming, Limits
 from advisor.errors import DomainError
 from advisor.upload_links import LinkClosed, TooManyUploads
-from models import AuditEvent, Case, CaseDocument, CaseStatus, DocumentFile, DocumentState, UploadLink, db, utcnow
+from models import (
+    AuditEvent,
+    Case,
+    CaseDocument,
+    CaseStatus,
+    DocumentFile,
+    DocumentState,
+    UploadLink,
+    User,
+    db,
+    utcnow,
+)
 
 from . import hostile
 
@@ -580,6 +591,69 @@ def test_a_link_of_a_deleted_case_answers_404_like_an_unknown_one(anonymous, adm
     assert send(anonymous, token, line_of(case, "passport"), ("scan.pdf", hostile.pdf())).status_code == 404
     assert stored_files(case) == []
     assert events("upload_link.open") == []
+
+
+def _expired(case: Case, link: UploadLink, token: str, admin: User) -> str:
+    expire(link)
+    return token
+
+
+def _revoked(case: Case, link: UploadLink, token: str, admin: User) -> str:
+    upload_links.revoke(link, by=case.advisor)
+    db.session.commit()
+    return token
+
+
+def _submitted(case: Case, link: UploadLink, token: str, admin: User) -> str:
+    case.status = CaseStatus.SUBMITTED
+    db.session.commit()
+    return token
+
+
+def _deleted(case: Case, link: UploadLink, token: str, admin: User) -> str:
+    cases.delete_case(case, by=admin)
+    db.session.commit()
+    return token
+
+
+def _unknown(case: Case, link: UploadLink, token: str, admin: User) -> str:
+    return "unknown-" + token
+
+
+# Each failure state: its status, and the same thing said in English and in Chinese.
+CLOSED_STATES = [
+    (_expired, 410, "This link expired on", "过期。请向您的顾问索取新的链接"),
+    (_revoked, 410, "withdrawn by your advisor", "已被您的顾问撤销"),
+    (_submitted, 410, "has been submitted or closed", "已提交或已结案"),
+    (_deleted, 404, "This link is not valid", "此链接无效"),
+    (_unknown, 404, "This link is not valid", "此链接无效"),
+]
+
+
+@pytest.mark.parametrize("close, status, english, chinese", CLOSED_STATES,
+                         ids=["expired", "revoked", "closed-case", "deleted-case", "unknown-token"])
+def test_a_closed_link_is_a_bilingual_html_page(anonymous, admin, case, make_link, close, status, english, chinese):
+    link, token = make_link(case)
+    token = close(case, link, token, admin)
+    for response in (anonymous.get(f"/u/{token}"),
+                     send(anonymous, token, line_of(case, "passport"), ("scan.pdf", hostile.pdf()))):
+        assert response.status_code == status
+        assert response.content_type == "text/html; charset=utf-8"
+        soup = BeautifulSoup(response.data, "html.parser")
+        assert soup.find("h1") is not None and soup.find("main") is not None  # a page, not its source as text
+        messages = soup.select("main section p")
+        assert english in messages[0].get_text()
+        assert messages[1]["lang"] == "zh" and chinese in messages[1].get_text()
+    assert stored_files(case) == []
+
+
+def test_the_expiry_date_is_the_same_in_both_languages(anonymous, case, make_link):
+    link, token = make_link(case)
+    expire(link)
+    on = link.expires_at
+    text = text_of(anonymous.get(f"/u/{token}"))
+    assert f"expired on {on:%d %B %Y}" in text
+    assert f"已于{on.year}年{on.month:02d}月{on.day:02d}日过期" in text
 
 
 @pytest.mark.parametrize("offset, revoked, closed", [

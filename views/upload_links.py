@@ -5,7 +5,7 @@ lines their link names. A closed link answers 410 with what to do next; an unkno
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from advisor import documents, upload_links
@@ -74,8 +74,9 @@ def _open(token: str) -> UploadLink | Response:
     except LinkClosed as closed:
         found = upload_links.find(token)
         known = found is not None and found.case.deleted_at is None
-        return Response(render_template("upload_links/closed.html", message=str(closed)),
-                        status=410 if known else 404)
+        # Flask's response, not Werkzeug's: Werkzeug's default type is text/plain, which shows the page's source.
+        return make_response(render_template("upload_links/closed.html", message=str(closed),
+                                             message_zh=closed.chinese), 410 if known else 404)
 
 
 def _public_page(link: UploadLink, *, refused: list[tuple[str, str]] | None = None,
