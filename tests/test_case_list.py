@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +29,8 @@ from models import (
     User,
     db,
 )
+
+from .conftest import PASSWORD
 
 HEADER = ["Reference", "Status", "Family name", "Given names", "Nationality", "Passport number", "Consulate",
           "Advisor", "Planned submission", "Outcome", "Rule set", "Updated at (UTC)"]
@@ -399,6 +402,25 @@ def test_export_respects_access(client, auth, admin, advisor, other_advisor, pra
     response = client.get("/cases/export.csv")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/auth/login"
+
+
+def test_export_asks_for_the_password_again_after_a_while(app, client, auth, admin, practice):
+    auth.login(admin.email)
+    with client.session_transaction() as session:
+        session["auth_at"] = int(time.time()) - app.config["REAUTH_MINUTES"] * 60 - 5
+    response = client.get("/cases/export.csv", query_string={"q": "brown", "sort": "reference"})
+    assert response.status_code == 302 and response.content_type == "text/html; charset=utf-8"
+    target = urlsplit(response.location)
+    assert target.path == "/auth/confirm"
+    assert parse_qs(target.query)["next"] == ["/cases/export.csv?q=brown&sort=reference"]
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "case.export")) == 0  # nothing left the system
+
+    confirmed = client.post(target.path + "?" + target.query, data={"password": PASSWORD})
+    assert confirmed.status_code == 302 and confirmed.location == "/cases/export.csv?q=brown&sort=reference"
+    response = client.get(confirmed.location)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert [row[0] for row in csv_rows(response)[1:]] == [practice["brown"].reference]
 
 
 def test_deleted_cases_are_not_exported(client, auth, admin, practice):

@@ -16,7 +16,14 @@ from advisor import (
 from advisor.errors import Conflict, DomainError
 from models import CaseStatus, User, db
 
-from .access import admin_required, get_applicant_or_404, get_case_or_404, require_login, user
+from .access import (
+    admin_required,
+    get_applicant_or_404,
+    get_case_or_404,
+    recent_login_required,
+    require_login,
+    user,
+)
 from .applicants import advisor_choices
 from .editing import commit, show_conflict
 from .forms.cases import CaseFilterForm, CaseForm, OpenCaseForm, ReassignForm, StatusForm
@@ -42,6 +49,7 @@ def index():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/export.csv")
+@recent_login_required  # every visible case with full passport numbers leaves the system: as the packet pages do
 def export():  # type: ignore[no-untyped-def]
     args = list_args("-updated")
     filters = cases.case_filters(user(), request.args)
