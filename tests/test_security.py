@@ -104,6 +104,30 @@ def test_state_changing_routes_need_the_token(client, advisor):
     assert is_login_redirect(client.get("/"))
 
 
+@csrf_on
+@pytest.mark.parametrize("host, referrer", [
+    ("advisor.test", "https://[::1/"),
+    ("127.0.0.1:5302", "https://127.0.0.1:5302.evil.example/"),  # same host name, a port that is not a number
+    ("advisor.test", "https://advisor.test:99999/"),
+    ("advisor.test", "https://advisor.test:http/"),
+    ("advisor.test", "https://evil.example/"),
+])
+def test_an_https_post_with_a_bad_referrer_answers_400(app, advisor, host, referrer):
+    client = app.test_client()
+    base = f"https://{host}"
+    token = csrf_token(client.get("/auth/login", base_url=base))
+    response = client.post("/auth/login", base_url=base, headers={"Referer": referrer},
+                           data={"email": advisor.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 400
+    assert response.content_type == "text/html; charset=utf-8"
+    assert b"Form expired" in response.data and b"Traceback" not in response.data
+    assert is_login_redirect(client.get("/", base_url=base))
+    # The same form with the site's own Referer signs in: only the header was wrong.
+    response = client.post("/auth/login", base_url=base, headers={"Referer": f"{base}/auth/login"},
+                           data={"email": advisor.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+
+
 # Who may reach which route -----------------------------------------------------------------------
 
 def test_public_endpoints_are_the_expected_few(app):
