@@ -69,7 +69,8 @@ class ApplicantFields(FlaskForm):
         if field.data and issued:
             if field.data <= issued:
                 raise ValidationError("The expiry date must be after the issue date.")
-            if field.data > issued + dt.timedelta(days=11 * 366):
+            # A difference, not issued + 11 years: that sum overflows past 9999-12-31 (an issue date typed there).
+            if (field.data - issued).days > 11 * 366:
                 raise ValidationError("A passport is valid for at most 10 years; check the dates.")
 
     def validate_passport_issued_on(self, field: DateField) -> None:
