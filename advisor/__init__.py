@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import db
 
-from . import assessments, checklist, consulates, filestore, packet_pdf, web
+from . import assessments, checklist, consulates, filestore, links, packet_pdf, web
 from .cli import register_commands
 from .config import load_config
 from .database import configure_engine
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     register_blueprints(app)
     web.register_hardening(app)
     register_commands(app)
+    links.guard_logs(app)  # no token in access logs: the link's id instead
     if app.config["TRUSTED_PROXIES"]:
         count = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]

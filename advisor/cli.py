@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from models import Case, CaseStatus, Role, db
 
-from . import accounts, assessments, backup, demo, filestore, institutions, packets
+from . import accounts, assessments, backup, demo, filestore, institutions, links, packets
 from .errors import DomainError
 from .packet_pdf import PacketError
 from .storage import MissingFile, StorageError
@@ -45,17 +45,25 @@ def create_admin(email: str, name: str, password_stdin: bool) -> None:
         db.session.rollback()
         raise click.ClickException(str(refused)) from None
     db.session.commit()
-    click.echo(f"Created admin {user.email}. Sign in at /auth/login.")
+    click.echo(f"Created admin {user.email}. Sign in at {_sign_in_url()}.")
+
+
+def _sign_in_url() -> str:
+    """The sign-in page on the configured address (EXTERNAL_URL), or its path when none is set."""
+    try:
+        return links.external_url("auth.login")
+    except links.NoExternalUrl:
+        return "/auth/login"
 
 
 @click.command("seed-demo")
 @click.option("--password", default=demo.DEFAULT_PASSWORD, show_default=True,
               help="The password every demo account gets.")
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="Where the app is served.")
+@click.option("--url", default=None, help="Where the app is served (default: the EXTERNAL_URL setting).")
 @click.option("--cases", "target", type=click.IntRange(min=0, max=500_000), default=0,
               help="Generate cases until there are this many in all, e.g. 10000 to try the lists at scale "
                    "(seconds, in bulk), with degrees, assessments and document checklists (no files).")
-def seed_demo(password: str, url: str, target: int) -> None:
+def seed_demo(password: str, url: str | None, target: int) -> None:
     """Fill the database with a demo practice; running it again changes nothing but the passwords."""
     try:
         summary = demo.seed(password=password, cases=target)
@@ -66,7 +74,7 @@ def seed_demo(password: str, url: str, target: int) -> None:
     click.echo(f"Demo practice ready: {summary.applicants} applicants, {summary.cases} cases "
                f"({summary.created} new).")
     click.echo(f"Institution registry: {summary.institutions} institutions ({summary.institutions_created} new).")
-    click.echo(f"Sign in at {url.rstrip('/')}/auth/login with any of these accounts:")
+    click.echo(f"Sign in at {url.rstrip('/') + '/auth/login' if url else _sign_in_url()} with any of these accounts:")
     for user in summary.users:
         click.echo(f"  {user.role.value:8} {user.email:32} password: {password}")
 

@@ -10,6 +10,7 @@ import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -48,6 +49,13 @@ class Defaults:
 
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     TRUSTED_PROXIES = 0
+    # The address users open the app at, e.g. https://advisor.example.org: every link sent out (upload links,
+    # request letters, password links, the CLI's) is built on it, never on a request's Host header.
+    # Default: SERVER_NAME if set, else http://127.0.0.1:5000 in development.
+    EXTERNAL_URL: str | None = None
+    # Host names a request may name (Flask's setting; others answer 400). Default: EXTERNAL_URL's host name,
+    # and 127.0.0.1 and localhost in development.
+    TRUSTED_HOSTS: list[str] | None = None
 
     RULES_FOLDER: str | None = None  # default: the repository's rules/ folder
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own limits
@@ -88,6 +96,7 @@ def _derive(app: Flask) -> None:
     config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
     if not config.get("RULES_FOLDER"):
         config["RULES_FOLDER"] = str(Path(app.root_path).parent / "rules")
+    _derive_hosts(config, development)
     config["SQLALCHEMY_DATABASE_URI"] = database_uri(config.get("DATABASE_URL"), Path(app.instance_path))
     config["PERMANENT_SESSION_LIFETIME"] = config["SESSION_ABSOLUTE_HOURS"] * 3600
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -95,6 +104,26 @@ def _derive(app: Flask) -> None:
             "SQLALCHEMY_ENGINE_OPTIONS",
             {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}},
         )
+
+
+def _derive_hosts(config: Any, development: bool) -> None:
+    external = config.get("EXTERNAL_URL")
+    if not external and config.get("SERVER_NAME"):
+        external = f"{config['PREFERRED_URL_SCHEME']}://{config['SERVER_NAME']}"
+    if not external and development:
+        external = "http://127.0.0.1:5000"
+    if external:
+        parts = urlsplit(external)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise RuntimeError(f"EXTERNAL_URL must look like https://advisor.example.org, not {external!r}.")
+        external = external.rstrip("/")
+    config["EXTERNAL_URL"] = external
+    hosts = config.get("TRUSTED_HOSTS")
+    if isinstance(hosts, str):  # ADVISOR_TRUSTED_HOSTS=a.example,b.example
+        hosts = [host.strip() for host in hosts.split(",") if host.strip()]
+    if hosts is None and external:
+        hosts = [urlsplit(external).hostname, *(["127.0.0.1", "localhost"] if development else [])]
+    config["TRUSTED_HOSTS"] = list(dict.fromkeys(hosts)) if hosts else None
 
 
 def database_uri(url: str | None, instance: Path) -> str:

@@ -117,10 +117,12 @@ def live_server(app: Flask) -> Iterator[str]:
     """The test app over HTTP on 127.0.0.1 with a random port, one thread per request; yields its base URL."""
     db.session.commit()  # what the test set up so far is visible to the server's own sessions
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config.update(EXTERNAL_URL=base, TRUSTED_HOSTS=["127.0.0.1"])  # known only now: links are built on it
     thread = threading.Thread(target=server.serve_forever, name="advisor-live-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield base
     finally:
         server.shutdown()
         server.server_close()

@@ -104,7 +104,8 @@ def test_state_changing_routes_need_the_token(client, advisor):
     assert is_login_redirect(client.get("/"))
 
 
-@csrf_on
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True, "TRUSTED_HOSTS": ["advisor.test", "127.0.0.1"]}],
+                         ids=["csrf"])
 @pytest.mark.parametrize("host, referrer", [
     ("advisor.test", "https://[::1/"),
     ("127.0.0.1:5302", "https://127.0.0.1:5302.evil.example/"),  # same host name, a port that is not a number

@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from advisor import accounts
+from advisor import accounts, links
 from advisor.errors import Conflict, DomainError
 from models import Role, User, db
 
@@ -40,12 +40,13 @@ def new_user():  # type: ignore[no-untyped-def]
         try:
             account, token = accounts.create_user(email=form.email.data, name=form.name.data,
                                                   role=Role(form.role.data), by=user())
+            link = links.external_url("auth.set_password", token=token)
         except DomainError as refused:
+            db.session.rollback()
             form.email.errors.append(str(refused))
         else:
             db.session.commit()
-            return render_template("admin/link_issued.html", account=account, purpose="invite",
-                                   link=url_for("auth.set_password", token=token, _external=True))
+            return render_template("admin/link_issued.html", account=account, purpose="invite", link=link)
     return render_template("admin/user_form.html", form=form, account=None)
 
 
@@ -102,7 +103,8 @@ def _confirm_action(user_id: int, action: str):  # type: ignore[no-untyped-def]
         abort(400)
     try:
         if action == "reset":
-            token = accounts.issue_password_link(account, by=user(), purpose="reset")
+            link = links.external_url("auth.set_password",
+                                      token=accounts.issue_password_link(account, by=user(), purpose="reset"))
         else:
             accounts.set_active(account, action == "activate", by=user())
     except DomainError as refused:
@@ -110,7 +112,6 @@ def _confirm_action(user_id: int, action: str):  # type: ignore[no-untyped-def]
         return redirect(url_for("admin.users"))
     db.session.commit()
     if action == "reset":
-        return render_template("admin/link_issued.html", account=account, purpose="reset",
-                               link=url_for("auth.set_password", token=token, _external=True))
+        return render_template("admin/link_issued.html", account=account, purpose="reset", link=link)
     flash(f"{account.name} is now {'active' if account.active else 'deactivated'}.", "success")
     return redirect(url_for("admin.users"))

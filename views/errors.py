@@ -1,9 +1,9 @@
 """Friendly error pages that never show a trace."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from models import db
 
@@ -19,6 +19,18 @@ MESSAGES = {
 
 
 def register(app: Flask) -> None:
+    def refuse_untrusted_host() -> None:
+        # Flask keeps a Host outside TRUSTED_HOSTS as the routing error, raised only after the before-request
+        # hooks, which build URLs and read the host. Refuse it before any of them runs.
+        if isinstance(request.routing_exception, SecurityError):
+            raise request.routing_exception
+
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_untrusted_host)
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError):  # type: ignore[no-untyped-def]
+        return render_template("errors/bad_host.html"), 400
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
         return render_template("errors/error.html", code=400, title="Form expired",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from advisor import documents, upload_links
+from advisor import documents, links, upload_links
 from advisor.errors import DomainError
 from advisor.upload_links import LinkClosed, TooManyUploads
 from models import UploadLink, db
@@ -36,13 +36,14 @@ def new(case_id: int):  # type: ignore[no-untyped-def]
         try:
             link, token = upload_links.create_link(case, [line for line in lines if line], days=form.days.data,
                                                    message=form.message.data or "", by=user())
+            # The token exists only in this response: the database keeps its hash. The address is the
+            # configured one: a request's Host header could be anyone's.
+            url = links.external_url("upload_links.public", token=token)
             commit()  # a document changed in the meantime raises Conflict, told like any refusal
         except DomainError as problem:
             db.session.rollback()
             flash(str(problem), "error")
         else:
-            # The token exists only in this response: the database keeps its hash.
-            url = url_for("upload_links.public", token=token, _external=True)
             return render_template("documents/letter.html", case=case, applicant=case.applicant, link_url=url,
                                    expires_at=link.expires_at, message=link.message,
                                    lines=[(line, documents.requirement_of(line))
