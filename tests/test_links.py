@@ -12,6 +12,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
@@ -194,3 +195,60 @@ def test_the_environ_a_server_logs_from_names_the_link(app, advisor, make_case):
     assert started == ["200 OK"] and token.encode() in body  # the page itself still posts to the real address
     assert [environ[key] for key in ("RAW_URI", "REQUEST_URI", "PATH_INFO")] == [
         f"/u/link-{link.id}?x=1", f"/u/link-{link.id}?x=1", f"/u/link-{link.id}"]
+
+
+# Flashes ------------------------------------------------------------------------------------------------
+
+APPLICANT = {"family_name": "Quixlander", "given_names": "Zebedee", "sex": "M", "born_on": "1991-04-23",
+             "nationality": "NG", "residence_country": "GB", "passport_number": "QX9876543",
+             "passport_issued_on": "2022-03-01", "passport_expires_on": "2032-02-28",
+             "email": "zebedee.q@example.org", "phone": "+44 20 7946 0000", "notes": "", "chinese_name": "李明"}
+PERSONAL = ["Quixlander", "QUIXLANDER", "Zebedee", "QX9876543", "1991-04-23", "23 April 1991",
+            "zebedee.q@example.org", "李明"]
+
+
+def session_of(app: Flask, client: Any) -> str:
+    """The session cookie as anyone holding it can read it: signed, not encrypted."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"], domain="advisor.test")
+    assert cookie is not None
+    return repr(app.session_interface.get_signing_serializer(app).loads(cookie.value))  # type: ignore[attr-defined]
+
+
+def test_no_applicant_data_rides_in_the_session_cookie(app, client, admin, advisor):
+    client.post("/auth/login", data={"email": admin.email, "password": PASSWORD})
+    steps: list[tuple[str, Any]] = []
+
+    def step(name: str, response: Any) -> None:
+        assert response.status_code in (200, 302), (name, response.status_code)
+        steps.append((name, session_of(app, client)))
+
+    step("new applicant", client.post("/applicants/new", data={
+        **APPLICANT, "consulate_code": "GB-LON", "pathway": "degree", "planned_submission_on": "",
+        "intended_entry_on": "", "case_notes": "", "advisor_id": str(advisor.id)}))
+    case = db.session.scalar(db.select(Case))
+    assert case is not None and case.applicant.family_name == "Quixlander"
+    applicant_id = case.applicant_id
+    step("edit applicant", client.post(f"/applicants/{applicant_id}/edit",
+                                       data={**APPLICANT, "notes": "Prefers email.", "version": "1"}))
+    step("open case", client.post(f"/cases/new/{applicant_id}", data={
+        "consulate_code": "GB-LON", "pathway": "degree", "advisor_id": str(advisor.id)}))
+    step("edit case", client.post(f"/cases/{case.id}/edit", data={
+        "consulate_code": "GB-LON", "pathway": "degree", "case_notes": "x", "version": str(case.version)}))
+    step("status", client.post(f"/cases/{case.id}/status", data={"status": "collecting", "note": ""}))
+    step("degree", client.post(f"/applicants/{applicant_id}/education/new", data={
+        "level": "master", "field_code": "0533", "institution": "Quixlander Institute", "institution_country": "GB",
+        "confirm_new": "y", "awarded_on": "2020-06-30", "version": "0"}))
+    step("assess", client.post(f"/cases/{case.id}/eligibility/run"))
+    line = next(line for line in documents.lines_of(case) if line.requirement_code == "passport")
+    step("ask", client.post(f"/cases/{case.id}/documents/request", data={"documents": str(line.id)}))
+    step("link", client.post(f"/cases/{case.id}/links/new", data={"documents": str(line.id), "days": "14"}))
+    step("reassign", client.post(f"/cases/{case.id}/reassign", data={"advisor_id": str(advisor.id),
+                                                                      "version": str(case.version)}))
+    step("delete applicant", client.post(f"/applicants/{applicant_id}/delete"))
+
+    flashed = [name for name, cookie in steps if "_flashes" in cookie]
+    assert len(flashed) >= 8, steps  # the cookie did carry the actions' messages
+    assert "The applicant and their cases" in steps[-1][1] and case.reference in steps[-1][1]
+    for name, cookie in steps:
+        for value in PERSONAL:
+            assert value not in cookie and value.encode("unicode_escape").decode() not in cookie, (name, value)

@@ -91,7 +91,9 @@ def delete(applicant_id: int):  # type: ignore[no-untyped-def]
         return render_template("applicants/delete.html", applicant=applicant, form=form, case_count=open_count)
     if not form.validate_on_submit():
         abort(400)
+    references = ", ".join(case.reference for case in applicant.cases if case.deleted_at is None)
     applicants.delete_applicant(applicant, by=user())
     db.session.commit()
-    flash(f"{applicant.full_name} and their cases were deleted.", "success")
+    # Flashes ride in the (signed, readable) session cookie: the references, not the applicant's name.
+    flash(f"The applicant and their cases ({references or 'none'}) were deleted.", "success")
     return redirect(url_for("applicants.index"))
