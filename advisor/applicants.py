@@ -42,7 +42,7 @@ def _assign(applicant: Applicant, data: ApplicantData) -> None:
     values["passport_number"] = normalize_passport_number(data.passport_number)
     values["email"] = data.email.strip().lower() if data.email else None
     for name, value in values.items():
-        if isinstance(value, str):
+        if type(value) is str:  # not `sex`: a StrEnum would come out of strip() as a plain str
             value = value.strip()
         setattr(applicant, name, value if value != "" or name == "notes" else None)
 

@@ -1,6 +1,11 @@
 """A realistic demo practice: an admin, three advisors, about forty applicants, cases in every status,
 and the starter institution registry; optionally topped up to thousands of generated cases.
 
+Every hand-made case gets where it is through the real operations, as an advisor would take it there: opened,
+its records added, assessed, judged, its documents uploaded and accepted, a final packet exported, then moved
+by the workflow, whose guards decide. A case the guards stop stays where it was stopped, so every status is one
+the app could have reached, and every planned submission date is still ahead.
+
 Deterministic (a fixed random seed) and idempotent: accounts are found by email, applicants by
 passport number and institutions by name and country, so running it again adds nothing.
 """
@@ -22,6 +27,7 @@ from models import (
     Case,
     CaseDocument,
     CaseStatus,
+    CaseTransition,
     DegreeLevel,
     DocumentState,
     Education,
@@ -48,7 +54,9 @@ from . import (
     documents,
     institutions,
     isced,
+    packets,
     records,
+    workflow,
 )
 from . import eligibility as engine
 from .cases import CaseData, open_case, reserve_references
@@ -166,7 +174,7 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None, case
         passport = _passport(rng, nationality)
         born = dt.date(1982, 1, 1) + dt.timedelta(days=rng.randrange(0, 21 * 365))
         issued = today - dt.timedelta(days=rng.randrange(30, 9 * 365))
-        planned = today + dt.timedelta(days=rng.randrange(-60, 120))
+        planned = today + dt.timedelta(days=rng.randrange(20, 150))  # ahead: a passed date blocks the case
         advisor = advisors[index % len(advisors)]
         status = STATUS_CYCLE[index % len(STATUS_CYCLE)]
         if db.session.scalar(select(Applicant.id).where(Applicant.passport_number == passport)):
@@ -182,12 +190,8 @@ def seed(*, password: str = DEFAULT_PASSWORD, today: dt.date | None = None, case
             consulate_code=_consulate_for(residence),
             planned_submission_on=planned, intended_entry_on=planned + dt.timedelta(days=30), notes="",
         ), advisor=advisor, by=admin)
-        # The demo shows every status; real cases move only through the workflow's guarded steps.
-        case.status = status
         _background(applicant, index, random.Random(index), today, by=advisor)  # own draws: idempotent
-        if status != CaseStatus.INTAKE:
-            assessments.run(case, by=advisor, on=today)
-        _documents(case, index, today, by=advisor)
+        _advance(case, status, index, today, by=advisor)
         summary.created += 1
     db.session.flush()
     summary.created += add_bulk_cases(cases, staff=staff, today=today)
@@ -252,12 +256,12 @@ def _starter_registry(admin: User) -> None:
 # size. Rows are written with bulk INSERTs a batch at a time, not through the operations one case at a
 # time, so 10,000 cases take seconds. The generated applicants' passport numbers start with "QD" (the
 # hand-made ones above never draw a Q): that is how a later run finds them and numbers on.
+# Bulk rows skip the operations, so generated cases stay in the statuses no guard protects (intake,
+# collecting, withdrawn), each with the transitions that led there; the guarded ones are the hand-made cases'.
 
 GENERATED_PREFIX = "QD"
 BATCH = 1000
-STATUS_WEIGHTS = {CaseStatus.INTAKE: 10, CaseStatus.COLLECTING: 30, CaseStatus.READY: 10, CaseStatus.SUBMITTED: 10,
-                  CaseStatus.APPROVED: 27, CaseStatus.REFUSED: 6, CaseStatus.WITHDRAWN: 7}
-DECIDED = (CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED)
+STATUS_WEIGHTS = {CaseStatus.INTAKE: 20, CaseStatus.COLLECTING: 65, CaseStatus.WITHDRAWN: 15}
 
 
 @dataclass
@@ -291,13 +295,9 @@ def _specimen(title: str, case: Case, *, size: tuple[int, int] = (620, 877)) -> 
     return out.getvalue()
 
 
-def _documents(case: Case, index: int, today: dt.date, *, by: User) -> None:
-    """Collect the demo case's documents as far as its status implies: none at intake, some while collecting
-    (one waiting for review, one requested and overdue), all required ones accepted from ready on."""
-    status = case.status
-    if status == CaseStatus.INTAKE:
-        return
-    complete = status in (CaseStatus.READY, CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED)
+def _documents(case: Case, index: int, today: dt.date, *, complete: bool, by: User) -> None:
+    """Collect the demo case's documents: all required ones uploaded and accepted (`complete`), or only some
+    while collecting (the first accepted, the second waiting for review, the third requested, now overdue)."""
     planned = case.planned_submission_on or today
     for position, line in enumerate(documents.lines_of(case)):
         if not line.required:
@@ -310,17 +310,53 @@ def _documents(case: Case, index: int, today: dt.date, *, by: User) -> None:
         size = (413, 531) if line.requirement_code == "photo" else (620, 877)
         documents.upload(line, [documents.Incoming(f"{line.requirement_code}.jpg", _specimen(
             requirement.title, case, size=size))], limits=SPECIMEN_LIMITS, by=by)
+        expires_on = planned + dt.timedelta(days=400) if "expires_on" in requirement.fields else None
+        if line.requirement_code == "passport":
+            expires_on = case.applicant.passport_expires_on
         documents.update_details(line, documents.Details(
             issued_on=today - dt.timedelta(days=20) if "issued_on" in requirement.fields else None,
-            expires_on=planned + dt.timedelta(days=400) if "expires_on" in requirement.fields else None,
-            number=f"D{index:03d}{position}" if "number" in requirement.fields else None), by=by)
-        if line.requirement_code == "passport":
-            line.expires_on = case.applicant.passport_expires_on
+            expires_on=expires_on, number=f"D{index:03d}{position}" if "number" in requirement.fields else None),
+            by=by)
         if complete or position == 0:
             try:
                 documents.accept(line, by=by)
             except DomainError:
-                pass  # a demo passport too short for the date stays waiting for review: the dashboard shows it
+                pass  # a document the checks refuse stays waiting for review: the dashboard shows it
+
+
+GUARDED_PATH = (CaseStatus.READY, CaseStatus.SUBMITTED)
+NOTES = {CaseStatus.WITHDRAWN: "The applicant took up a position elsewhere.",
+         CaseStatus.APPROVED: "Visa issued; the applicant collected the passport.",
+         CaseStatus.REFUSED: "The consulate refused the application without giving reasons."}
+
+
+def _advance(case: Case, target: CaseStatus, index: int, today: dt.date, *, by: User) -> None:
+    """Take the case towards `target` as an advisor would, through the workflow's guarded moves. Where a guard
+    refuses (the applicant is not eligible, a document fails its check), the case stays where it stopped."""
+    if target == CaseStatus.INTAKE:
+        return
+    workflow.move(case, CaseStatus.COLLECTING, by=by)
+    assessment = assessments.run(case, by=by, on=today)
+    if target in (CaseStatus.COLLECTING, CaseStatus.WITHDRAWN):
+        _documents(case, index, today, complete=False, by=by)
+        if target == CaseStatus.WITHDRAWN:
+            workflow.move(case, target, by=by, note=NOTES[target])
+        return
+    for criterion in assessments.open_judgements(assessment):
+        assessments.judge(assessment, criterion.code, engine.PASS,
+                          "Checked against the institution's published ranking and the applicant's record.",
+                          by=by)
+    _documents(case, index, today, complete=True, by=by)
+    try:
+        workflow.move(case, CaseStatus.READY, by=by)
+        if target == CaseStatus.READY:
+            return
+        packets.export_final(case, by=by)
+        workflow.move(case, CaseStatus.SUBMITTED, by=by, note="Filed at the consulate.")
+        if target != CaseStatus.SUBMITTED:
+            workflow.move(case, target, by=by, note=NOTES[target])
+    except workflow.Blocked:
+        return
 
 
 def add_bulk_cases(target: int, *, staff: list[User], today: dt.date) -> int:
@@ -368,10 +404,7 @@ def _generate(index: int, reference: str, advisors: list[User], pool: dict[str, 
     _, given, _, sex, _, _ = PEOPLE[rng.randrange(len(PEOPLE))]
     status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
     issued = today - dt.timedelta(days=rng.randrange(30, 9 * 365))
-    if status in DECIDED:
-        planned = today - dt.timedelta(days=rng.randrange(5, 240))
-    else:
-        planned = today + dt.timedelta(days=rng.randrange(-20, 150))
+    planned = today + dt.timedelta(days=rng.randrange(20, 150))
     idle_days = rng.uniform(0, 60) if status.is_open else rng.uniform(10, 400)
     updated = now - dt.timedelta(days=idle_days)
     created = updated - dt.timedelta(days=rng.uniform(0, 180))
@@ -437,6 +470,20 @@ def _insert(batch: list[_Generated], rules: engine.RuleSet, today: dt.date, *, b
         db.session.execute(insert(Assessment), rows)
     db.session.execute(insert(CaseDocument), [line for g, case_id in zip(batch, case_ids, strict=True)
                                               for line in _bulk_checklist(g, case_id, today)])
+    moves = [move for g, case_id in zip(batch, case_ids, strict=True) for move in _bulk_transitions(g, case_id)]
+    if moves:
+        db.session.execute(insert(CaseTransition), moves)
+
+
+def _bulk_transitions(generated: _Generated, case_id: int) -> list[dict[str, Any]]:
+    """The workflow moves that took a generated case to its status (none of them guarded)."""
+    case = generated.case
+    path = {CaseStatus.INTAKE: [], CaseStatus.COLLECTING: [(CaseStatus.INTAKE, CaseStatus.COLLECTING)],
+            CaseStatus.WITHDRAWN: [(CaseStatus.INTAKE, CaseStatus.COLLECTING),
+                                   (CaseStatus.COLLECTING, CaseStatus.WITHDRAWN)]}[case["status"]]
+    return [dict(case_id=case_id, from_status=before, to_status=after, by_id=case["advisor_id"],
+                 note=NOTES.get(after, ""), at=case["created_at"] if after == CaseStatus.COLLECTING
+                 else case["updated_at"]) for before, after in path]
 
 
 COLLECTING_STATES = {DocumentState.MISSING: 3, DocumentState.REQUESTED: 3, DocumentState.RECEIVED: 2,
@@ -447,15 +494,12 @@ def _bulk_checklist(generated: _Generated, case_id: int, today: dt.date) -> list
     """The case's checklist lines, in states that fit its status (no files: lists and counts only)."""
     case, applicant = generated.case, generated.applicant
     rng = random.Random(f"documents-{case['reference']}")
-    complete = case["status"] in (CaseStatus.READY, CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED)
     lines = []
     for needed in checklist.requirements_for(
             pathway=case["pathway"].value, nationality=applicant["nationality"],
             residence_country=applicant["residence_country"], consulate_code=case["consulate_code"]):
         if case["status"] == CaseStatus.INTAKE or not needed.required:
             state = DocumentState.MISSING
-        elif complete:
-            state = DocumentState.ACCEPTED
         else:
             state = rng.choices(list(COLLECTING_STATES), weights=list(COLLECTING_STATES.values()))[0]
         lines.append(dict(

@@ -1,12 +1,14 @@
 """The command-line tools: create-admin and seed-demo."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import func, select
 
+from advisor import assessments, packets, readiness, workflow
 from advisor.passwords import verify_password
-from models import Applicant, AuditEvent, Case, CaseStatus, Role, User, db
+from models import Applicant, AuditEvent, Case, CaseStatus, CaseTransition, Role, User, db
 
 
 def test_create_admin_reads_password_from_stdin(runner):
@@ -69,7 +71,6 @@ def test_seed_demo_builds_a_realistic_practice_idempotently(runner, client):
         assert db.session.scalar(select(func.count()).select_from(Case).where(Case.advisor_id == advisor.id)) >= 10
 
     # Degrees, positions and assessments make the eligibility pages real: every outcome appears.
-    from advisor import assessments
     from models import Assessment, Education, Position
 
     assert db.session.scalar(select(func.count()).select_from(Education)) >= 30
@@ -82,3 +83,32 @@ def test_seed_demo_builds_a_realistic_practice_idempotently(runner, client):
     assert match, first.output
     response = client.post("/auth/login", data={"email": match.group(1), "password": match.group(2).strip()})
     assert response.status_code == 302 and response.headers["Location"].endswith("/")
+
+
+def test_seed_demo_takes_every_case_through_the_guarded_workflow(runner):
+
+    result = runner.invoke(args=["seed-demo", "--cases", "60"])
+    assert result.exit_code == 0, result.output
+    today = dt.datetime.now(dt.UTC).date()
+    seen = set()
+    for case in db.session.scalars(select(Case)):
+        moves = db.session.scalars(select(CaseTransition).where(CaseTransition.case_id == case.id)
+                                   .order_by(CaseTransition.id)).all()
+        path = [CaseStatus.INTAKE, *(move.to_status for move in moves)]
+        # A chain of allowed steps from intake to where the case is.
+        assert [move.from_status for move in moves] == path[:-1], case.reference
+        assert path[-1] == case.status, case.reference
+        assert all(after in workflow.ALLOWED[before] for before, after in zip(path, path[1:], strict=False)), path
+        if case.status.is_open:
+            assert case.planned_submission_on is None or case.planned_submission_on >= today, case.reference
+        if case.status == CaseStatus.READY:
+            assert readiness.problems(case) == [], case.reference
+        if case.status in (CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.REFUSED):
+            assert CaseStatus.READY in path and CaseStatus.SUBMITTED in path
+            assert packets.latest_final(case) is not None, case.reference
+            assert assessments.final_outcome(assessments.latest(case)) == "eligible", case.reference
+        for move in moves:
+            if move.to_status in workflow.NOTE_REQUIRED:
+                assert move.note, case.reference
+        seen.add(case.status)
+    assert seen == set(CaseStatus)
