@@ -522,7 +522,8 @@ def test_seed_demo_tops_up_to_the_number_of_cases_in_bulk_and_idempotently(runne
     generated = db.session.scalars(select(Case).join(Case.applicant)
                                    .where(Applicant.passport_number.startswith("QD"))).all()
     assert len(generated) == 90 - 42  # the hand-made practice first, then generated cases
-    assert len({c.status for c in generated}) >= 5
+    # Bulk rows skip the operations, so only statuses no guard protects (the hand-made cases have the others).
+    assert {c.status for c in generated} == {CaseStatus.INTAKE, CaseStatus.COLLECTING, CaseStatus.WITHDRAWN}
     assert {c.outcome for c in generated} >= {"eligible", "needs_review", None}
     assert len({c.advisor_id for c in generated}) == 3
     references = list(db.session.scalars(select(Case.reference)))
