@@ -324,7 +324,6 @@ def _documents(case: Case, index: int, today: dt.date, *, complete: bool, by: Us
                 pass  # a document the checks refuse stays waiting for review: the dashboard shows it
 
 
-GUARDED_PATH = (CaseStatus.READY, CaseStatus.SUBMITTED)
 NOTES = {CaseStatus.WITHDRAWN: "The applicant took up a position elsewhere.",
          CaseStatus.APPROVED: "Visa issued; the applicant collected the passport.",
          CaseStatus.REFUSED: "The consulate refused the application without giving reasons."}
