@@ -30,6 +30,7 @@ class LoginRefused(DomainError):
 
 class LockedOut(DomainError):
     def __init__(self, minutes: int) -> None:
+        self.minutes = minutes
         unit = "minute" if minutes == 1 else "minutes"
         super().__init__(f"Too many failed sign-in attempts. Try again in {minutes} {unit}.")
 
@@ -142,26 +143,44 @@ def find_password_link(token: str) -> PasswordLink | None:
     return link
 
 
-def set_password_with_link(link: PasswordLink, password: str) -> User:
-    user = link.user
+def new_password_hash(user: User, password: str) -> str:
+    """Check a new password against the policy (raising WeakPassword) and hash it. Both are slow (zxcvbn,
+    argon2), so callers do this before their write phase: SQLite's write lock is never held for a hash."""
     check_policy(password, user_inputs=(user.email, user.name))
+    return hash_password(password)
+
+
+def set_password_with_link(link: PasswordLink, password_hash: str) -> User:
+    """Use a one-time link: `password_hash` comes from `new_password_hash`."""
+    user = link.user
     link.used_at = utcnow()
-    _set_password(user, password)
+    _set_password(user, password_hash)
     audit.record("user.password_set", actor=user, obj=user, details={"via": link.purpose})
     return user
 
 
-def change_password(user: User, *, current: str, new: str, ip: str | None = None) -> None:
-    if not _confirm_password(user, current, ip=ip, failed_action="user.password_change_failed"):
-        raise DomainError("The current password is incorrect.")
-    check_policy(new, user_inputs=(user.email, user.name))
-    _set_password(user, new)
+class WrongPassword(DomainError):
+    def __init__(self) -> None:
+        super().__init__("The current password is incorrect.")
+
+
+def check_password_change(user: User, *, current: str, new: str, ip: str | None = None) -> str:
+    """The read phase of a password change: the current password (under the sign-in throttle, raising
+    LockedOut; a wrong one raises WrongPassword, for the caller to count with `count_failed_password`),
+    then the new one's policy and hash, returned for `change_password`."""
+    if not verify_identity(user, current, ip=ip):
+        raise WrongPassword()
+    return new_password_hash(user, new)
+
+
+def change_password(user: User, password_hash: str) -> None:
+    _set_password(user, password_hash)
     audit.record("user.password_change", actor=user, obj=user)
 
 
-def _set_password(user: User, password: str) -> None:
+def _set_password(user: User, password_hash: str) -> None:
     """Store a new hash and rotate the session token, which ends every other session."""
-    user.password_hash = hash_password(password)
+    user.password_hash = password_hash
     user.password_changed_at = utcnow()
     user.session_token = _new_session_token()
 
@@ -221,55 +240,84 @@ def _count_failure(keys: list[tuple[str, str]]) -> None:
             row.locked_until = now + limits.lockout
 
 
-def authenticate(email: str, password: str, *, ip: str | None) -> User:
-    """Return the active user with this email and password, or raise LoginRefused / LockedOut.
+@dataclass(frozen=True)
+class SignInAttempt:
+    """What checking a sign-in found, before anything about it is written."""
+    keys: list[tuple[str, str]]
+    label: str  # what was typed in the email field, if it looks like an email: never a password
+    outcome: str  # "ok", "locked", "credentials" or "inactive"
+    user_id: int | None = None
+    locked_minutes: int = 0
+    new_hash: str | None = None  # the password hashed at today's cost, when the stored hash is older
 
-    Every failure is counted and audited in the same transaction, which the caller commits even
-    when this raises.
-    """
+
+def check_sign_in(email: str, password: str, *, ip: str | None) -> SignInAttempt:
+    """The read phase of a sign-in: the throttle, the account and the password (argon2: the slow part).
+    It writes nothing, so on SQLite no write lock is held while the password is checked; the caller then
+    records the attempt with `record_sign_in` in a short write phase."""
     keys = _throttle_keys(email, ip)
-    # What was typed in the email field is logged only if it looks like an email, never a password.
     label = normalize_email(email)[:254] if "@" in email else "(not an email address)"
     try:
         _check_locked(keys)
-    except LockedOut:
-        audit.record("auth.login_failed", actor=None, actor_label=label, details={"reason": "locked"})
-        raise
+    except LockedOut as locked:
+        return SignInAttempt(keys, label, "locked", locked_minutes=locked.minutes)
     user = find_user_by_email(email)
     ok = verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
-        _count_failure(keys)
-        audit.record("auth.login_failed", actor=None, actor_label=label,
-                     details={"reason": "inactive" if ok and user is not None else "credentials"})
+    if not ok or user is None:
+        return SignInAttempt(keys, label, "credentials")
+    if not user.active:
+        return SignInAttempt(keys, label, "inactive")
+    new_hash = hash_password(password) if needs_rehash(user.password_hash or "") else None
+    return SignInAttempt(keys, label, "ok", user_id=user.id, new_hash=new_hash)
+
+
+def record_sign_in(attempt: SignInAttempt) -> User:
+    """Write down a checked sign-in and return the user, or raise LoginRefused / LockedOut.
+
+    Every failure is counted and audited first, in the same transaction, which the caller commits even
+    when this raises. The throttle rows are read again here, under the write lock, so attempts racing
+    each other all count.
+    """
+    label = attempt.label
+    if attempt.outcome == "locked":
+        audit.record("auth.login_failed", actor=None, actor_label=label, details={"reason": "locked"})
+        raise LockedOut(attempt.locked_minutes)
+    user = db.session.get(User, attempt.user_id) if attempt.user_id is not None else None
+    if attempt.outcome != "ok" or user is None or not user.active:
+        _count_failure(attempt.keys)
+        reason = "credentials" if attempt.outcome == "credentials" else "inactive"
+        audit.record("auth.login_failed", actor=None, actor_label=label, details={"reason": reason})
         try:
-            _check_locked(keys)
+            _check_locked(attempt.keys)
         except LockedOut:
             audit.record("auth.lockout", actor=None, actor_label=label)
             raise
         raise LoginRefused()
-    db.session.execute(db.delete(LoginThrottle).where(LoginThrottle.key == keys[0][1]))
-    if needs_rehash(user.password_hash or ""):
-        user.password_hash = hash_password(password)
+    db.session.execute(db.delete(LoginThrottle).where(LoginThrottle.key == attempt.keys[0][1]))
+    if attempt.new_hash:
+        user.password_hash = attempt.new_hash
     user.last_login_at = utcnow()
     audit.record("auth.login", actor=user, obj=user)
     return user
 
 
+def authenticate(email: str, password: str, *, ip: str | None) -> User:
+    """Both phases at once, for callers outside a web request (a command holds no lock worth sparing)."""
+    return record_sign_in(check_sign_in(email, password, ip=ip))
+
+
 def verify_identity(user: User, password: str, *, ip: str | None = None) -> bool:
-    """Re-authentication before sensitive pages; a wrong password is counted and audited."""
-    return _confirm_password(user, password, ip=ip, failed_action="auth.reauth_failed")
+    """Re-authentication before sensitive pages, under the sign-in throttle (raising LockedOut): else a
+    stolen session could guess the password without limit. Reads only; the caller counts a wrong password
+    with `count_failed_password` in its write phase."""
+    _check_locked(_throttle_keys(user.email, ip))
+    return verify_password(user.password_hash, password)
 
 
-def _confirm_password(user: User, password: str, *, ip: str | None, failed_action: str) -> bool:
-    """A signed-in user's password, checked under the sign-in throttle (raising LockedOut): else a
-    stolen session could guess the password without limit."""
-    keys = _throttle_keys(user.email, ip)
-    _check_locked(keys)
-    if verify_password(user.password_hash, password):
-        return True
-    _count_failure(keys)
-    audit.record(failed_action, actor=user, obj=user)
-    return False
+def count_failed_password(user: User, *, ip: str | None, action: str) -> None:
+    """Count and audit a signed-in user's wrong password (`auth.reauth_failed`, `user.password_change_failed`)."""
+    _count_failure(_throttle_keys(user.email, ip))
+    audit.record(action, actor=user, obj=user)
 
 
 def end_sessions(user: User) -> None:

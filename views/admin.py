@@ -7,7 +7,7 @@ from advisor.errors import Conflict, DomainError
 from models import Role, User, db
 
 from .access import admin_required, recent_login_required, user
-from .editing import commit, show_conflict
+from .editing import begin_write, commit, show_conflict
 from .forms.admin import UserForm
 from .forms.common import ActionForm
 from .listing import list_args, paginate
@@ -38,6 +38,7 @@ def new_user():  # type: ignore[no-untyped-def]
     form = UserForm(version=0)
     if form.validate_on_submit():
         try:
+            begin_write()
             account, token = accounts.create_user(email=form.email.data, name=form.name.data,
                                                   role=Role(form.role.data), by=user())
             link = links.external_url("auth.set_password", token=token)
@@ -45,7 +46,7 @@ def new_user():  # type: ignore[no-untyped-def]
             db.session.rollback()
             form.email.errors.append(str(refused))
         else:
-            db.session.commit()
+            commit()
             return render_template("admin/link_issued.html", account=account, purpose="invite", link=link)
     return render_template("admin/user_form.html", form=form, account=None)
 
@@ -60,6 +61,7 @@ def edit_user(user_id: int):  # type: ignore[no-untyped-def]
         form.role.data = account.role.value
     if form.validate_on_submit():
         try:
+            begin_write()
             accounts.update_user(account, email=form.email.data, name=form.name.data,
                                  role=Role(form.role.data), version=form.version.data, by=user())
             commit()
@@ -102,6 +104,7 @@ def _confirm_action(user_id: int, action: str):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         abort(400)
     try:
+        begin_write()
         if action == "reset":
             link = links.external_url("auth.set_password",
                                       token=accounts.issue_password_link(account, by=user(), purpose="reset"))
@@ -110,7 +113,7 @@ def _confirm_action(user_id: int, action: str):  # type: ignore[no-untyped-def]
     except DomainError as refused:
         flash(str(refused), "error")
         return redirect(url_for("admin.users"))
-    db.session.commit()
+    commit()
     if action == "reset":
         return render_template("admin/link_issued.html", account=account, purpose="reset", link=link)
     flash(f"{account.name} is now {'active' if account.active else 'deactivated'}.", "success")

@@ -6,7 +6,7 @@ from advisor.errors import Conflict, DomainError
 from models import db
 
 from .access import admin_required, get_applicant_or_404, require_login, user
-from .editing import commit, show_conflict
+from .editing import begin_write, commit, show_conflict
 from .forms.applicants import ApplicantForm, NewApplicantForm
 from .forms.common import ActionForm, choices
 from .listing import list_args, paginate
@@ -42,6 +42,7 @@ def new():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         me = user()
         try:
+            begin_write()
             applicant = applicants.create_applicant(form.applicant_data(), by=me)
             advisor = db.session.get(type(me), form.advisor_id.data)
             case = cases.open_case(applicant, form.case_data(), advisor=advisor, by=me)
@@ -49,7 +50,7 @@ def new():  # type: ignore[no-untyped-def]
             db.session.rollback()
             flash(str(refused), "error")
         else:
-            db.session.commit()
+            commit()
             flash(f"Applicant saved and case {case.reference} opened.", "success")
             return redirect(url_for("cases.detail", case_id=case.id))
     return render_template("applicants/new.html", form=form)
@@ -70,6 +71,7 @@ def edit(applicant_id: int):  # type: ignore[no-untyped-def]
     differences: list[tuple[str, str, str]] = []
     if form.validate_on_submit():
         try:
+            begin_write()
             applicants.update_applicant(applicant, form.applicant_data(), version=form.version.data, by=user())
             commit()
         except Conflict as conflict:
@@ -91,9 +93,10 @@ def delete(applicant_id: int):  # type: ignore[no-untyped-def]
         return render_template("applicants/delete.html", applicant=applicant, form=form, case_count=open_count)
     if not form.validate_on_submit():
         abort(400)
+    begin_write()
     references = ", ".join(case.reference for case in applicant.cases if case.deleted_at is None)
     applicants.delete_applicant(applicant, by=user())
-    db.session.commit()
+    commit()
     # Flashes ride in the (signed, readable) session cookie: the references, not the applicant's name.
     flash(f"The applicant and their cases ({references or 'none'}) were deleted.", "success")
     return redirect(url_for("applicants.index"))

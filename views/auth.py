@@ -5,9 +5,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from advisor import accounts, audit, web
 from advisor.errors import DomainError
 from advisor.passwords import WeakPassword
-from models import db
 
 from .access import user
+from .editing import begin_write, commit, write
 from .forms.auth import ChangePasswordForm, ConfirmIdentityForm, LoginForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -20,13 +20,16 @@ def login():  # type: ignore[no-untyped-def]
         return redirect(web.safe_next(next_url))
     form = LoginForm()
     if form.validate_on_submit():
+        # The password is checked (argon2) in the read phase; only its bookkeeping takes the write lock.
+        attempt = accounts.check_sign_in(form.email.data, form.password.data, ip=request.remote_addr)
+        begin_write()
         try:
-            account = accounts.authenticate(form.email.data, form.password.data, ip=request.remote_addr)
+            account = accounts.record_sign_in(attempt)
         except DomainError as refused:
-            db.session.commit()  # the failure counts and its audit event stay
+            commit()  # the failure counts and its audit event stay
             flash(str(refused), "error")
             return render_template("auth/login.html", form=form), 401
-        db.session.commit()
+        commit()
         session.clear()  # no session fixation: nothing from before the login survives
         login_user(account)
         web.start_session()
@@ -37,10 +40,11 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
+    begin_write()
     me = user()
     accounts.end_sessions(me)
     audit.record("auth.logout", actor=me, obj=me)
-    db.session.commit()
+    commit()
     logout_user()
     session.clear()
     flash("You have signed out.", "info")
@@ -60,7 +64,7 @@ def confirm():  # type: ignore[no-untyped-def]
             if confirmed:
                 web.confirm_identity()
                 return redirect(web.safe_next(request.args.get("next")))
-            db.session.commit()  # the failure counts and its audit event stay
+            write(lambda: accounts.count_failed_password(user(), ip=request.remote_addr, action="auth.reauth_failed"))
             form.password.errors.append("The password is incorrect.")
     return render_template("auth/confirm.html", form=form)
 
@@ -73,11 +77,11 @@ def set_password(token: str):  # type: ignore[no-untyped-def]
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.set_password_with_link(link, form.password.data)
+            password_hash = accounts.new_password_hash(link.user, form.password.data)  # slow: before the write
         except DomainError as weak:
             form.password.errors.append(str(weak))
         else:
-            db.session.commit()
+            write(lambda: accounts.set_password_with_link(link, password_hash))
             logout_user()
             session.clear()
             flash("Your password is set. Sign in with it now.", "success")
@@ -92,15 +96,18 @@ def change_password():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         me = user()
         try:
-            accounts.change_password(me, current=form.current.data, new=form.password.data,
-                                     ip=request.remote_addr)
+            password_hash = accounts.check_password_change(me, current=form.current.data, new=form.password.data,
+                                                           ip=request.remote_addr)
         except WeakPassword as weak:
             form.password.errors.append(str(weak))
-        except DomainError as refused:
-            db.session.commit()  # the failed attempt's audit event stays
-            form.current.errors.append(str(refused))
+        except accounts.WrongPassword as wrong:
+            write(lambda: accounts.count_failed_password(me, ip=request.remote_addr,
+                                                         action="user.password_change_failed"))
+            form.current.errors.append(str(wrong))
+        except DomainError as locked:
+            form.current.errors.append(str(locked))
         else:
-            db.session.commit()
+            write(lambda: accounts.change_password(me, password_hash))
             session.clear()
             login_user(me)  # this session goes on with the new token; all others have ended
             web.start_session()

@@ -25,7 +25,7 @@ from .access import (
     user,
 )
 from .applicants import advisor_choices
-from .editing import commit, show_conflict
+from .editing import begin_write, commit, show_conflict
 from .forms.cases import CaseFilterForm, CaseForm, OpenCaseForm, ReassignForm, StatusForm
 from .forms.common import ActionForm, choices
 from .listing import in_own_context, list_args, paginate
@@ -54,8 +54,10 @@ def export():  # type: ignore[no-untyped-def]
     args = list_args("-updated")
     filters = cases.case_filters(user(), request.args)
     query = cases.search_cases(user(), q=args.q, sort=args.sort, **filters)
-    case_export.record_export(by=user(), filters=filters, q=args.q, sort=args.sort, rows=case_export.count(query))
-    db.session.commit()
+    rows = case_export.count(query)
+    begin_write()
+    case_export.record_export(by=user(), filters=filters, q=args.q, sort=args.sort, rows=rows)
+    commit()
     disposition = f'attachment; filename="{case_export.filename(dates.today())}"'
     return Response(in_own_context(case_export.lines(query)), mimetype="text/csv",
                     headers={"Content-Disposition": disposition})
@@ -68,13 +70,14 @@ def new(applicant_id: int):  # type: ignore[no-untyped-def]
     advisor_choices(form)
     if form.validate_on_submit():
         try:
+            begin_write()
             case = cases.open_case(applicant, form.case_data(), by=user(),
                                    advisor=db.session.get(User, form.advisor_id.data))
         except DomainError as refused:
             db.session.rollback()
             flash(str(refused), "error")
         else:
-            db.session.commit()
+            commit()
             flash(f"Case {case.reference} opened.", "success")
             return redirect(url_for("cases.detail", case_id=case.id))
     return render_template("cases/new.html", form=form, applicant=applicant)
@@ -112,6 +115,7 @@ def edit(case_id: int):  # type: ignore[no-untyped-def]
     differences: list[tuple[str, str, str]] = []
     if form.validate_on_submit():
         try:
+            begin_write()
             cases.update_case(case, form.case_data(), version=form.version.data, by=user())
             commit()
         except Conflict as conflict:
@@ -136,12 +140,13 @@ def change_status(case_id: int):  # type: ignore[no-untyped-def]
         flash(" ".join(errors), "error")
         return redirect(url_for("cases.detail", case_id=case.id))
     try:
+        begin_write()
         workflow.move(case, CaseStatus(form.status.data), by=user(), note=form.note.data or "")
     except DomainError as refused:
         db.session.rollback()
         flash(str(refused), "error")
     else:
-        db.session.commit()
+        commit()
         flash(f"{case.reference} is now {case.status.value}.", "success")
     return redirect(url_for("cases.detail", case_id=case.id))
 
@@ -154,6 +159,7 @@ def reassign(case_id: int):  # type: ignore[no-untyped-def]
     form.advisor_id.choices = choices([(p.id, p.name) for p in cases.assignable_advisors()])
     if form.validate_on_submit():
         try:
+            begin_write()
             cases.reassign_case(case, db.session.get(User, form.advisor_id.data),
                                 version=form.version.data, by=user())
             commit()
@@ -176,7 +182,8 @@ def delete(case_id: int):  # type: ignore[no-untyped-def]
         return render_template("cases/delete.html", case=case, form=form)
     if not form.validate_on_submit():
         abort(400)
+    begin_write()
     cases.delete_case(case, by=user())
-    db.session.commit()
+    commit()
     flash(f"Case {case.reference} was deleted.", "success")
     return redirect(url_for("cases.index"))

@@ -17,7 +17,7 @@ from models import Case, CaseDocument, db
 
 from .access import get_case_or_404, require_login, user
 from .downloads import send_stored
-from .editing import apply, commit
+from .editing import apply, begin_write, commit
 from .forms.common import ActionForm, choices
 from .forms.documents import DecisionForm, DetailsForm, RequestForm, UploadForm
 
@@ -116,10 +116,11 @@ def upload(case_id: int, document_id: int):  # type: ignore[no-untyped-def]
     line = _line_or_404(case, document_id)
     if not UploadForm().validate_on_submit():
         abort(400)
-    incoming, requirement = incoming_files(), documents.requirement_of(line)  # read before the commit expires line
-    db.session.commit()  # no transaction while the files are checked: on SQLite it would hold the write lock
+    incoming, requirement = incoming_files(), documents.requirement_of(line)
     try:
+        # slow: in the read phase, holding no lock
         prepared = documents.prepare(incoming, limits=upload_limits(), requirement=requirement)
+        begin_write()
         result = documents.store(line, prepared, by=user())
         commit()
     except documents.Refused as refused:

@@ -1,17 +1,26 @@
-"""Saving edit forms safely: optimistic-lock conflicts become a clear message that keeps the input."""
+"""Saving safely: every write runs in a short write phase, and optimistic-lock conflicts become a clear message
+that keeps the input.
+
+A request reads in a deferred transaction (on SQLite: no write lock); `begin_write` (advisor/database.py) ends
+it and begins the write phase just before the operation runs, so slow work before it holds no lock and the
+operation reads fresh rows. `apply` does both for the common case.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import flash, redirect
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from advisor.database import READ_ONLY
+from advisor.database import READ_ONLY, begin_write
 from advisor.errors import Conflict, DomainError
 from models import db
+
+__all__ = ["apply", "begin_write", "commit", "read_only", "show_conflict", "write"]
+T = TypeVar("T")
 
 
 def commit() -> None:
@@ -30,10 +39,23 @@ def read_only() -> None:
     db.session.connection(execution_options=READ_ONLY)
 
 
+def write(change: Callable[[], T]) -> T:
+    """Run one operation in a write phase and commit it; errors propagate (after a rollback)."""
+    begin_write()
+    try:
+        result = change()
+        commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
+
+
 def apply(change: Callable[[], object], done: str, back: str) -> Response:
     """Run one operation and commit it, then say so; or roll back and say why not (a business rule, or
     someone else's save in between). Either way, go back to `back`."""
     try:
+        begin_write()
         change()
         commit()
     except DomainError as refused:

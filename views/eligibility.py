@@ -10,6 +10,7 @@ from advisor.errors import DomainError
 from models import Assessment, db
 
 from .access import admin_required, get_case_or_404, require_login, user
+from .editing import begin_write, commit
 from .forms.common import ActionForm
 from .forms.records import JudgementForm
 
@@ -59,8 +60,9 @@ def run(case_id: int):  # type: ignore[no-untyped-def]
     case = get_case_or_404(case_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    begin_write()
     assessment = assessments.run(case, by=user())
-    db.session.commit()
+    commit()
     flash(f"Assessed under {assessment.rule_set_id}: {assessment.outcome.replace('_', ' ')}.", "success")
     return redirect(url_for("eligibility.case", case_id=case.id))
 
@@ -73,12 +75,13 @@ def judge(case_id: int, assessment_id: int):  # type: ignore[no-untyped-def]
         flash("Choose a judgement and say why.", "error")
     else:
         try:
+            begin_write()
             assessments.judge(assessment, form.criterion.data, form.decision.data, form.note.data, by=user())
         except DomainError as refused:
             db.session.rollback()
             flash(str(refused), "error")
         else:
-            db.session.commit()
+            commit()
             flash(f"Judgement recorded. Outcome: {assessments.final_outcome(assessment).replace('_', ' ')}.",
                   "success")
     return redirect(url_for("eligibility.case", case_id=case_id))
@@ -112,6 +115,7 @@ def rules():  # type: ignore[no-untyped-def]
 def reassess():  # type: ignore[no-untyped-def]
     if not ActionForm().validate_on_submit():
         abort(400)
+    begin_write()
     report = assessments.reassess_open_cases(by=user())
-    db.session.commit()
+    commit()
     return render_template("eligibility/reassessed.html", report=report, current=assessments.current_rule_set())

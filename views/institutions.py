@@ -10,7 +10,7 @@ from advisor.errors import Conflict, DomainError
 from models import Institution, User, db
 
 from .access import require_login, user
-from .editing import commit, show_conflict
+from .editing import begin_write, commit, show_conflict
 from .forms.institutions import ImportForm, InstitutionForm, form_values
 from .listing import list_args, paginate
 
@@ -52,12 +52,13 @@ def new():  # type: ignore[no-untyped-def]
     form = InstitutionForm(version=0)
     if form.validate_on_submit():
         try:
+            begin_write()
             institution = institutions.save(None, form.institution_data(), by=user())
         except DomainError as refused:
             db.session.rollback()
             form.name.errors.append(str(refused))
         else:
-            db.session.commit()
+            commit()
             flash(f"{institution.name} is in the registry, verified.", "success")
             return redirect(url_for("institutions.index"))
     return render_template("institutions/form.html", form=form, institution=None)
@@ -70,6 +71,7 @@ def edit(institution_id: int):  # type: ignore[no-untyped-def]
     differences: list[tuple[str, str, str]] = []
     if form.validate_on_submit():
         try:
+            begin_write()
             institutions.save(institution, form.institution_data(), version=form.version.data, by=user())
             commit()
         except Conflict as conflict:
@@ -95,13 +97,15 @@ def import_registry():  # type: ignore[no-untyped-def]
     errors: list[str] = []
     if form.validate_on_submit():
         try:
-            report = institutions.import_csv(institutions.decode_csv(_read(form.file.data)), by=user())
+            rows = institutions.decode_csv(_read(form.file.data))
+            begin_write()
+            report = institutions.import_csv(rows, by=user())
         except DomainError as refused:
             errors = [str(refused)]
         else:
             errors = report.errors
             if not errors:
-                db.session.commit()
+                commit()
                 flash(f"Imported: {report.created} created, {report.updated} updated, "
                       f"{report.unchanged} unchanged.", "success")
                 return redirect(url_for("institutions.index"))

@@ -19,7 +19,7 @@ from models import db
 
 from .access import get_case_or_404, recent_login_required, require_login, user
 from .downloads import send
-from .editing import commit, read_only
+from .editing import begin_write, commit, read_only
 from .forms.packets import PacketForm
 
 bp = Blueprint("packets", __name__, url_prefix="/cases/<int:case_id>/packets")
@@ -53,9 +53,9 @@ def draft(case_id: int) -> Response:
         db.session.rollback()
         flash(_why(problem), "error")
         return redirect(url_for("packets.index", case_id=case.id))
-    db.session.commit()
+    begin_write()
     packets.record_draft(case, built, by=user(), eligibility_page=form.eligibility_page)
-    db.session.commit()
+    commit()
     return send(built.pdf, mimetype="application/pdf", name=f"{case.reference}-draft.pdf")
 
 
@@ -79,10 +79,10 @@ def final(case_id: int) -> Response:
     case = get_case_or_404(case_id)
     try:
         built, state = packets.build_final(case, cover_letter=cover_letter, eligibility_page=form.eligibility_page)
-        db.session.commit()
+        begin_write()
         packet = packets.record_final(case, built, state, by=user(), cover_letter=cover_letter,
                                       eligibility_page=form.eligibility_page)
-        db.session.commit()
+        commit()
     except (DomainError, PacketError, MissingFile) as problem:
         db.session.rollback()
         flash(_why(problem), "error")

@@ -11,7 +11,7 @@ from advisor.errors import Conflict, DomainError
 from models import Applicant, DegreeLevel, Education, Position, PositionRole, db
 
 from .access import get_applicant_or_404, require_login, user
-from .editing import commit, show_conflict
+from .editing import begin_write, commit, show_conflict
 from .forms.common import ActionForm
 from .forms.records import EducationForm, PositionForm
 
@@ -88,6 +88,7 @@ def _edit(applicant_id: int, kind: str, record_id: int | None):  # type: ignore[
     if form.validate_on_submit():
         try:
             data = _data(what, form)
+            begin_write()
             if record is None:
                 what.add(applicant, data, by=user())
             else:
@@ -119,7 +120,8 @@ def delete(applicant_id: int, kind: str, record_id: int):  # type: ignore[no-unt
         return render_template("records/delete.html", form=form, applicant=applicant, kind=what, record=record)
     if not form.validate_on_submit():
         abort(400)
+    begin_write()
     what.delete(record, by=user())
-    db.session.commit()
+    commit()
     flash(f"The {what.title} was deleted.", "success")
     return redirect(url_for("applicants.detail", applicant_id=applicant.id))

@@ -15,7 +15,7 @@ from models import UploadLink, db
 
 from .access import get_case_or_404, require_login, user
 from .documents import incoming_files, request_choices, upload_limits
-from .editing import commit
+from .editing import begin_write, commit
 from .forms.common import ActionForm
 from .forms.documents import LinkForm, UploadForm
 
@@ -34,6 +34,7 @@ def new(case_id: int):  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         lines = [documents.get_line(case, document_id) for document_id in form.documents.data]
         try:
+            begin_write()
             link, token = upload_links.create_link(case, [line for line in lines if line], days=form.days.data,
                                                    message=form.message.data or "", by=user())
             # The token exists only in this response: the database keeps its hash. The address is the
@@ -61,8 +62,9 @@ def revoke(case_id: int, link_id: int) -> Response:
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
+    begin_write()
     upload_links.revoke(link, by=user())
-    db.session.commit()
+    commit()
     flash("The link is revoked: it no longer opens.", "success")
     return redirect(url_for("documents.index", case_id=case.id, _anchor="links"))
 
@@ -92,8 +94,9 @@ def public(token: str):  # type: ignore[no-untyped-def]
     link = _open(token)
     if isinstance(link, Response):
         return link
+    begin_write()
     upload_links.record_visit(link)
-    db.session.commit()
+    commit()
     return _public_page(link)
 
 
@@ -109,6 +112,7 @@ def public_upload(token: str, document_id: int):  # type: ignore[no-untyped-def]
         abort(400)
     incoming, requirement = incoming_files(), documents.requirement_of(line)  # read before a commit expires line
     try:
+        begin_write()
         upload_links.check_scope(link, line)
         upload_links.charge(link, len(incoming))  # refused files count too: checking them costs as much
     except TooManyUploads as limited:
@@ -119,9 +123,10 @@ def public_upload(token: str, document_id: int):  # type: ignore[no-untyped-def]
         db.session.rollback()
         flash(str(problem), "error")
         return redirect(url_for("upload_links.public", token=token))
-    db.session.commit()  # and no transaction while the files are checked: on SQLite it would hold the write lock
+    commit()  # and the files are checked in a read phase: on SQLite a write transaction would hold the lock
     try:
         prepared = documents.prepare(incoming, limits=upload_limits(), requirement=requirement)
+        begin_write()
         result = upload_links.store_upload(link, line, prepared)
         commit()
     except documents.Refused as refused:
