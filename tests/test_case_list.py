@@ -15,6 +15,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import delete, event, func, select
 
 from advisor import case_export, cases, documents
+from advisor.database import WRITE
 from models import (
     Applicant,
     Assessment,
@@ -584,7 +585,7 @@ class TestStreamingExport:
             chunks = in_own_context(case_export.lines(query))
             try:
                 first = next(chunks)  # the export is under way, its transaction open…
-                with db.engine.begin() as writer:  # …and someone saves a case meanwhile, without waiting
+                with db.engine.execution_options(**WRITE).begin() as writer:  # …someone saves meanwhile
                     writer.execute(Case.__table__.update().where(Case.__table__.c.id == last)
                                    .values(notes="saved during the export"))
                 rest = list(chunks)
