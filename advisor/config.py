@@ -104,6 +104,10 @@ def _derive(app: Flask) -> None:
             "SQLALCHEMY_ENGINE_OPTIONS",
             {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}},
         )
+    else:
+        # A pooled connection is tested before use: after a database restart every worker's pool holds dead
+        # connections, and without the check the first request of each would fail.
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
 
 
 def _derive_hosts(config: Any, development: bool) -> None:

@@ -87,8 +87,8 @@ def _edit(applicant_id: int, kind: str, record_id: int | None):  # type: ignore[
     differences: list[tuple[str, str, str]] = []
     if form.validate_on_submit():
         try:
+            begin_write()  # resolving the institution may add an unverified one
             data = _data(what, form)
-            begin_write()
             if record is None:
                 what.add(applicant, data, by=user())
             else:
