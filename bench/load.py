@@ -120,7 +120,7 @@ def gunicorn(database_url: str, folder: Path, workers: str, processes: int, thre
             try:
                 with urllib.request.urlopen(base + "/health", timeout=5):
                     break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, reset or timed out while the workers start
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"gunicorn did not start; see {log}:\n{log.read_text()[-2000:]}") from None
                 time.sleep(0.2)
