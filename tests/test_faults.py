@@ -30,12 +30,12 @@ from werkzeug.serving import make_server
 
 from advisor import accounts, applicants, cases, filestore
 from advisor.database import WriteOutsideWritePhase, begin_write
-from models import Case, DocumentFile, Packet, Role, Task, User, db
+from models import Case, DocumentFile, LoginThrottle, Packet, Role, Task, User, db
 
 from . import postgres
 from .conftest import PASSWORD, AuthActions, applicant_data, make_app
 from .test_documents import line_of
-from .test_documents_views import post_files
+from .test_documents_views import post_files, write_lock_is_free
 from .test_packet_jobs import free_port, packets_of, ready_case  # noqa: F401 - ready_case is a fixture
 
 pytestmark = pytest.mark.slow
@@ -220,6 +220,29 @@ def test_a_write_outside_the_write_phase_is_refused_in_testing(app, advisor):
         db.session.commit()
         db.session.remove()
     assert db.session.get(User, advisor_id).name == "Changed"
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "not-the-password"])
+def test_sign_in_checks_the_password_without_the_write_lock(client, advisor, monkeypatch, password):
+    """argon2 takes a good part of a second at production cost: holding SQLite's write lock meanwhile made
+    every other sign-in and save queue behind it. The bookkeeping (a failure counted too) follows after."""
+    free_while_checking: list[bool] = []
+    real_verify = accounts.verify_password
+
+    def watched(*args: Any, **kwargs: Any) -> bool:
+        free_while_checking.append(write_lock_is_free())
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, "verify_password", watched)
+    response = AuthActions(client).login(advisor.email, password)
+    assert free_while_checking == [True]
+    db.session.expire_all()
+    if password == PASSWORD:
+        assert response.status_code == 302 and response.headers["Location"] == "/"
+        assert db.session.get(User, advisor.id).last_login_at is not None
+    else:
+        assert response.status_code == 401 and b"The email or password is incorrect." in response.data
+        assert db.session.scalar(select(func.max(LoginThrottle.failures))) == 1
 
 
 @pytest.fixture
