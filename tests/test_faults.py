@@ -105,7 +105,7 @@ def test_a_restarted_postgresql_does_not_fail_the_next_request(own_postgres, pg_
 def test_postgresql_down_gives_a_clear_page_and_nothing_is_saved(own_postgres, pg_app):
     server, _ = own_postgres
     advisor = person("down@practice.test")
-    case = case_of(advisor)
+    case_id = case_of(advisor).id
     client = pg_app.test_client()
     AuthActions(client).login(advisor.email)
     db.session.remove()
@@ -114,7 +114,7 @@ def test_postgresql_down_gives_a_clear_page_and_nothing_is_saved(own_postgres, p
         page = client.get("/")  # the user loader itself cannot reach the database
         words = unavailable_page(page, "The database is not available")
         assert "Sign out" not in words  # the page was drawn without knowing who is signed in
-        written = client.post(f"/cases/{case.id}/tasks/add", data={"title": "Call the consulate"})
+        written = client.post(f"/cases/{case_id}/tasks/add", data={"title": "Call the consulate"})
         unavailable_page(written, "The database is not available")
         assert unavailable_page(client.get("/auth/login"), "The database is not available")
     finally:

@@ -3,14 +3,15 @@
 A database, file storage or Redis that is down, read-only or full is not a bug: the page says which one
 it is and that nothing was saved (the request's transaction is rolled back, and the files it wrote go
 with it, see advisor/filestore.py). Pages of server errors render without the database: base.html is
-told to leave out the account bar, which needs the signed-in user and so, possibly, a query.
+told to leave out the account bar, and a user not loaded yet is not looked up for them (Flask-Login's
+context processor would otherwise run the user loader, a query, for every template).
 """
 from __future__ import annotations
 
 import contextlib
 import errno
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -58,6 +59,16 @@ def database_problem(error: OperationalError) -> str:
     return "database"
 
 
+def without_database() -> None:
+    """Prepare a server error's page: roll back (a database that is down cannot, which is fine) and count
+    a user not loaded yet as signed out for this page. `g._login_user` is where Flask-Login keeps the user
+    of the request; set, its context processor asks no user loader."""
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
+    if "_login_user" not in g:
+        g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+
+
 def register(app: Flask) -> None:
     def refuse_untrusted_host() -> None:
         # Flask keeps a Host outside TRUSTED_HOSTS as the routing error, raised only after the before-request
@@ -73,8 +84,7 @@ def register(app: Flask) -> None:
 
     def unavailable(problem: str, error: Exception):  # type: ignore[no-untyped-def]
         app.logger.error("Service unavailable (%s): %s", problem, error)
-        with contextlib.suppress(SQLAlchemyError):  # a database that is down cannot roll back either
-            db.session.rollback()
+        without_database()
         title, message = UNAVAILABLE[problem]
         return (render_template("errors/error.html", code=503, title=title, message=message, hide_account=True),
                 503, {"Retry-After": RETRY_AFTER})
@@ -116,7 +126,6 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def server_error(error: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("Unhandled error")
-        with contextlib.suppress(SQLAlchemyError):
-            db.session.rollback()
+        without_database()
         title, message = MESSAGES[500]
         return render_template("errors/error.html", code=500, title=title, message=message, hide_account=True), 500
