@@ -88,11 +88,16 @@ def begin_write() -> None:
     """End the transaction in progress (a read phase: it holds no changes) and begin a write transaction, so
     the operation that follows reads fresh rows and holds SQLite's write lock only as long as it runs.
 
-    Objects loaded before are expired by the commit and reload in the write phase. Already in a write
-    phase, nothing happens: one operation stays one transaction.
+    Objects loaded before are expired by the commit and reload in the write phase; rows the read phase
+    added but has not written yet (an audit event of a refused download) are written in the write phase.
+    Already in a write phase, nothing happens: one operation stays one transaction.
     """
     session = db.session()  # the request's own Session behind the scoped proxy
     if session.in_transaction() and session.connection().get_execution_options().get(WRITE_OPTION):
         return
+    staged = list(session.new)
+    for row in staged:
+        session.expunge(row)
     session.commit()
     session.connection(execution_options=WRITE)
+    session.add_all(staged)

@@ -117,6 +117,7 @@ def download(case_id: int, packet_id: int) -> ResponseReturnValue:
               "error")
         return redirect(url_for("packets.index", case_id=case.id))
     except packets.Damaged as damaged:
+        begin_write()
         commit()  # the refusal stays in the audit log
         return render_template("errors/error.html", code=500, title="Packet damaged",
                                message=f"{damaged} An administrator can restore it from a backup, or export a "
