@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, update  # noqa: E402
 
-from advisor import accounts  # noqa: E402
+from advisor import accounts, dates  # noqa: E402
 from models import Case, Role, User, db  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -194,7 +194,7 @@ class Advisor:
                     self.request("search", "/cases/?q=" + urllib.parse.quote(SEARCHES[turn % len(SEARCHES)]))
                 elif kind == 4 and case_ids:
                     case_id = case_ids[turn % len(case_ids)]
-                    due = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=7)).isoformat()
+                    due = (dates.today() + dt.timedelta(days=7)).isoformat()
                     self.request("add task", f"/cases/{case_id}/tasks/add",
                                  {"title": f"Call the applicant ({turn})", "due_on": due}, expected=(302,))
                 elif kind == 5 and case_ids:

@@ -28,7 +28,7 @@ from redis import Redis
 from sqlalchemy import func, select, text
 from werkzeug.serving import make_server
 
-from advisor import accounts, applicants, cases, filestore
+from advisor import accounts, applicants, cases, dates, filestore
 from advisor.database import WriteOutsideWritePhase, begin_write
 from models import Case, DocumentFile, LoginThrottle, Packet, Role, Task, User, db
 
@@ -82,7 +82,7 @@ def person(email: str) -> User:
 
 def case_of(advisor: User) -> Case:
     case = cases.open_case(applicants.create_applicant(applicant_data(), by=advisor), cases.CaseData(
-        consulate_code="GB-LON", planned_submission_on=dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30),
+        consulate_code="GB-LON", planned_submission_on=dates.today() + dt.timedelta(days=30),
         intended_entry_on=None, notes=""), advisor=advisor, by=advisor)
     db.session.commit()
     return case
