@@ -105,6 +105,7 @@ def gunicorn(database_url: str, folder: Path, workers: str, processes: int, thre
         "ADVISOR_SESSION_COOKIE_SECURE": "false",
         "ADVISOR_WTF_CSRF_ENABLED": "false",  # the forms' tokens cost no database work; the client stays simple
         "ADVISOR_STORAGE_URL": (folder / "files").as_uri(),
+        "ADVISOR_EXTERNAL_URL": f"http://127.0.0.1:{port}",  # the pinned host, as in production
         "ADVISOR_LOGIN_MAX_FAILURES_PER_IP": "100000",  # every simulated advisor comes from 127.0.0.1
     }
     kind = ["-k", "gthread", "--threads", str(threads)] if workers == "threads" else ["-k", "sync"]
