@@ -20,7 +20,7 @@ from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from advisor import accounts, applicants, cases, create_app, documents
+from advisor import accounts, applicants, cases, create_app, documents, institutions
 from advisor.storage import s3_client as s3_client_for
 from models import Applicant, Case, CaseStatus, Role, Sex, User, db
 
@@ -224,6 +224,16 @@ def make_user(app: Flask):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def admin(make_user) -> User:  # type: ignore[no-untyped-def]
     return make_user(Role.ADMIN, email="admin@practice.test", name="Ada Admin")
+
+
+@pytest.fixture
+def institution(admin):  # type: ignore[no-untyped-def]
+    """A renowned institution, as an admin decided: assessments resting on it find the applicant eligible."""
+    found = institutions.save(None, institutions.InstitutionData(
+        name="Access Test Institute", country="GB", aliases=[], rank=None, renowned=True, source="Practice list"),
+        by=admin)
+    db.session.commit()
+    return found
 
 
 @pytest.fixture

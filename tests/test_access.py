@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
-from advisor import applicants, assessments, cases, documents, institutions, packets, records, tasks, upload_links
+from advisor import applicants, assessments, cases, documents, packets, records, tasks, upload_links
 from advisor.documents import Incoming, Limits
 from models import (
     Applicant,
@@ -186,16 +186,6 @@ def with_records(case: Case, by: User, institution: Institution) -> Case:
     upload_links.create_link(case, [lines[DOCUMENT_LINKED]], days=14, message="", by=by)
     db.session.commit()
     return case
-
-
-@pytest.fixture
-def institution(admin):  # type: ignore[no-untyped-def]
-    """Renowned, as an admin decided: the assessments find the applicants eligible."""
-    found = institutions.save(None, institutions.InstitutionData(
-        name="Access Test Institute", country="GB", aliases=[], rank=None, renowned=True, source="Practice list"),
-        by=admin)
-    db.session.commit()
-    return found
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from bs4 import BeautifulSoup
 
-from advisor import accounts, institutions, upload_links
+from advisor import accounts, upload_links
 from models import db
 
 from .test_access import url as object_url
@@ -75,15 +75,6 @@ NOT_PAGES = {
 # Pages that answer something other than 200 here, still as a page: no background jobs without REDIS_URL.
 NOT_FOUND_HERE = {"packets.job"}
 ANONYMOUS = {"auth.login", "auth.set_password", "upload_links.public"}
-
-
-@pytest.fixture
-def institution(admin):  # type: ignore[no-untyped-def]
-    found = institutions.save(None, institutions.InstitutionData(
-        name="Access Test Institute", country="GB", aliases=[], rank=None, renowned=True, source="Practice list"),
-        by=admin)
-    db.session.commit()
-    return found
 
 
 def test_every_page_route_answers_html(app, client, auth, admin, advisor, make_case, institution):
